@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Run the whole test suite: installs what is missing, then ruff, mypy and pytest against the real applications.
+# Extra arguments go to pytest (e.g. scripts/test.sh -k freecad).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+say() { printf '\033[1m[test]\033[0m %s\n' "$*"; }
+say "ruff"
+.venv/bin/ruff check src tests bench
+say "mypy"
+.venv/bin/mypy
+say "pytest"
+.venv/bin/pytest "$@"

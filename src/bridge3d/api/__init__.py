@@ -1,0 +1,1 @@
+"""The FastAPI gateway: REST + WebSocket routes in front of the host servers."""

@@ -1,0 +1,1 @@
+"""Async pooled JSON-RPC clients for the host servers."""

@@ -1,0 +1,153 @@
+"""One asyncio connection to a host server: the socket edge.
+
+Low-level exceptions (OSError, EOF, oversize frames, timeouts) are
+translated here, and only here, into the gateway's typed errors. A
+connection that raised anything is marked broken and must be closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+from bridge3d.api.errors import BackendConnectionError, BackendTimeoutError, CommandExecutionError
+from bridge3d.rpc.errors import ParseError
+from bridge3d.rpc.protocol import FRAME_DELIMITER, decode_frame, encode_frame, request_message
+
+NotificationHandler = Callable[[dict[str, Any]], None]
+
+
+class Connection:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        backend: str,
+        connection_error: type[BackendConnectionError],
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._ids = itertools.count(1)
+        self.backend = backend
+        self._connection_error = connection_error
+        self.broken = False
+        self.server_info: dict[str, Any] = {}
+
+    @classmethod
+    async def open(
+        cls,
+        host: str,
+        port: int,
+        *,
+        token: str | None,
+        timeout: float,
+        max_frame_bytes: int,
+        backend: str = "backend",
+        connection_error: type[BackendConnectionError] = BackendConnectionError,
+    ) -> Connection:
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, port, limit=max_frame_bytes), timeout=timeout
+            )
+        except (TimeoutError, OSError) as exc:
+            raise connection_error(
+                f"Could not connect to {backend} at {host}:{port}: {exc or type(exc).__name__}",
+                {"backend": backend, "host": host, "port": port},
+            ) from None
+        connection = cls(reader, writer, backend=backend, connection_error=connection_error)
+        if token is not None:
+            try:
+                connection.server_info = await connection.call("rpc.hello", {"token": token}, timeout=timeout)
+            except BaseException:
+                connection.close()
+                raise
+        return connection
+
+    @property
+    def usable(self) -> bool:
+        """False once broken or once the server closed its side (checked before reuse)."""
+        return not (self.broken or self._writer.is_closing() or self._reader.at_eof())
+
+    async def call(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        timeout: float,
+        on_notification: NotificationHandler | None = None,
+    ) -> Any:
+        """Send one request and wait for its reply; any failure breaks the connection."""
+        try:
+            request_id = await self.send_command(method, params)
+            return await asyncio.wait_for(self.receive_response(request_id, on_notification), timeout=timeout)
+        except TimeoutError:
+            self.broken = True
+            raise BackendTimeoutError(
+                f"{self.backend} did not answer {method} within {timeout:g} s",
+                {"backend": self.backend, "method": method, "timeout": timeout},
+            ) from None
+        except CommandExecutionError:
+            raise
+        except BaseException:
+            self.broken = True  # includes cancellation: a reply may still be in flight
+            raise
+
+    async def send_command(self, method: str, params: dict[str, Any] | None = None) -> int:
+        request_id = next(self._ids)
+        try:
+            self._writer.write(encode_frame(request_message(method, params, request_id)))
+            await self._writer.drain()
+        except (OSError, RuntimeError) as exc:
+            self.broken = True
+            raise self._lost(f"sending {method} failed: {exc}") from None
+        return request_id
+
+    async def receive_response(self, request_id: int, on_notification: NotificationHandler | None = None) -> Any:
+        while True:
+            message = await self.read_message()
+            if not isinstance(message, dict):
+                continue
+            if "id" not in message and "method" in message:
+                if on_notification is not None:
+                    on_notification(message)
+                continue
+            if message.get("id") not in (request_id, None):
+                continue  # a late reply to an abandoned request cannot happen on a fresh connection; skip defensively
+            if "error" in message:
+                error = message["error"] if isinstance(message["error"], dict) else {}
+                raise CommandExecutionError(
+                    int(error.get("code", -32603)),
+                    str(error.get("message", "")),
+                    error.get("data"),
+                    backend=self.backend,
+                )
+            return message.get("result")
+
+    async def read_message(self) -> Any:
+        try:
+            line = await self._reader.readuntil(FRAME_DELIMITER)
+        except asyncio.IncompleteReadError:
+            self.broken = True
+            raise self._lost("the connection was closed by the host server") from None
+        except asyncio.LimitOverrunError:
+            self.broken = True
+            raise self._lost("a reply exceeded the frame size limit") from None
+        except OSError as exc:
+            self.broken = True
+            raise self._lost(f"the connection failed: {exc}") from None
+        try:
+            return decode_frame(line)
+        except ParseError as exc:
+            self.broken = True
+            raise self._lost(f"unparsable reply: {exc.message}") from None
+
+    def close(self) -> None:
+        self.broken = True
+        if not self._writer.is_closing():
+            self._writer.close()
+
+    def _lost(self, reason: str) -> BackendConnectionError:
+        return self._connection_error(f"Lost connection to {self.backend}: {reason}", {"backend": self.backend})

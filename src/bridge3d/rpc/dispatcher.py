@@ -1,0 +1,96 @@
+"""A plain method registry: names to callables, named params bound by signature."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InternalError, InvalidParams, MethodNotFound, RpcError
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    handler: Handler
+    main_thread: bool = True
+    cancellable: bool = False
+    description: str = ""
+
+
+class Registry:
+    """Method table of one host server.
+
+    ``main_thread`` methods touch application data and run on the pump;
+    the others run on the IO thread and must not touch bpy or FreeCAD.
+    """
+
+    def __init__(self) -> None:
+        self._methods: dict[str, Method] = {}
+
+    def add(
+        self,
+        name: str,
+        handler: Handler,
+        *,
+        main_thread: bool = True,
+        cancellable: bool = False,
+    ) -> None:
+        doc = inspect.getdoc(handler) or ""
+        self._methods[name] = Method(name, handler, main_thread, cancellable, doc.split("\n", 1)[0])
+
+    def method(self, name: str, *, main_thread: bool = True, cancellable: bool = False) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.add(name, handler, main_thread=main_thread, cancellable=cancellable)
+            return handler
+
+        return register
+
+    def update(self, other: Registry) -> None:
+        self._methods.update(other._methods)
+
+    def get(self, name: str) -> Method:
+        try:
+            return self._methods[name]
+        except KeyError:
+            raise MethodNotFound(f"Method not found: {name}", {"method": name}) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._methods
+
+    def __iter__(self) -> Iterator[Method]:
+        return iter(self._methods.values())
+
+    def names(self) -> list[str]:
+        return sorted(self._methods)
+
+
+def bind_params(method: Method, params: dict[str, Any]) -> inspect.BoundArguments:
+    """Bind named params to the handler, turning a mismatch into InvalidParams."""
+    signature = inspect.signature(method.handler)
+    try:
+        return signature.bind(**params)
+    except TypeError as exc:
+        raise InvalidParams(f"{method.name}: {exc}", {"reason": str(exc)}) from None
+
+
+def invoke(method: Method, params: dict[str, Any]) -> Any:
+    """Call a handler; any exception that is not an RpcError becomes InternalError."""
+    bound = bind_params(method, params)
+    try:
+        return method.handler(*bound.args, **bound.kwargs)
+    except RpcError:
+        raise
+    except Exception as exc:
+        logger.exception("handler %s raised", method.name)
+        raise InternalError(
+            f"{method.name} failed: {type(exc).__name__}: {exc}",
+            {"type": type(exc).__name__, "traceback": traceback.format_exc()},
+        ) from exc

@@ -1,0 +1,332 @@
+"""The host server: an asyncio IO thread in front of a main-thread pump.
+
+The IO thread accepts connections, reads one JSON-RPC request per line,
+answers the ``rpc.*`` and ``events.*`` methods itself and queues every other
+call on the pump. Nothing a client sends (bad bytes, an oversize frame, a
+disconnect mid-call) can stop the server; a handler's exception becomes an
+error reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import hmac
+import itertools
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import __version__
+from .dispatcher import Registry, invoke
+from .errors import InvalidParams, InvalidRequest, RpcError, Unauthorized
+from .protocol import (
+    DEFAULT_MAX_FRAME_BYTES,
+    FRAME_DELIMITER,
+    Request,
+    decode_frame,
+    encode_frame,
+    error_response,
+    id_of,
+    notification_message,
+    parse_request,
+    result_response,
+)
+from .pump import Job, MainThreadPump
+
+logger = logging.getLogger(__name__)
+
+EVENT_METHOD = "event"
+# A subscriber that falls this far behind is disconnected rather than letting memory grow.
+MAX_SUBSCRIBER_BACKLOG_BYTES = 16 * 1024 * 1024
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 0
+    token: str | None = None
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    app_name: str = "bridge3d"
+    app_version: str = ""
+
+
+@dataclass(eq=False)
+class _Connection:
+    writer: asyncio.StreamWriter
+    authenticated: bool
+    peer: str
+    topics: set[str] = field(default_factory=set)
+    pending: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def wants(self, topic: str) -> bool:
+        return any(fnmatch.fnmatchcase(topic, pattern) for pattern in self.topics)
+
+    def send(self, message: dict[str, Any]) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(encode_frame(message))
+
+
+class HostServer:
+    def __init__(self, registry: Registry, config: ServerConfig) -> None:
+        self.config = config
+        self.registry = registry
+        self.pump = MainThreadPump()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._connections: set[_Connection] = set()
+        self._started = threading.Event()
+        self._start_error: BaseException | None = None
+        self._event_seq = itertools.count(1)
+        self.port = config.port
+        self._register_io_methods()
+
+    # ----------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        """Start the IO thread and return once the socket listens (or raise)."""
+        self._thread = threading.Thread(target=self._run_loop, name="bridge3d-rpc-io", daemon=True)
+        self._thread.start()
+        self._started.wait()
+        if self._start_error is not None:
+            raise self._start_error
+        logger.info(
+            "%s host server listening on %s:%d (auth %s)",
+            self.config.app_name,
+            self.config.host,
+            self.port,
+            "on" if self.config.token else "off",
+        )
+
+    def serve_forever(self) -> None:
+        """Headless mode: the calling (main) thread runs the pump until stop()."""
+        self.pump.serve_forever()
+
+    def stop(self) -> None:
+        self.pump.stop()
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            asyncio.run_coroutine_threadsafe(self._close(), loop).result(timeout=5)
+            loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def publish(self, topic: str, data: dict[str, Any] | None = None) -> None:
+        """Send an event notification to every connection subscribed to ``topic`` (any thread)."""
+        loop = self._loop
+        if loop is None or not any(self._connections):
+            return
+        message = notification_message(
+            EVENT_METHOD, {"topic": topic, "seq": next(self._event_seq), "time": time.time(), "data": data or {}}
+        )
+        with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
+            loop.call_soon_threadsafe(self._broadcast, topic, message)
+
+    # ----------------------------------------------------------------- IO thread
+    def _run_loop(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            self._server = loop.run_until_complete(
+                asyncio.start_server(
+                    self._serve_connection,
+                    self.config.host,
+                    self.config.port,
+                    limit=self.config.max_frame_bytes,
+                )
+            )
+            self.port = self._server.sockets[0].getsockname()[1]
+        except BaseException as exc:  # noqa: BLE001 - reported to start()'s caller
+            self._start_error = exc
+            self._started.set()
+            loop.close()
+            return
+        self._started.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    async def _close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        connections = list(self._connections)
+        for connection in connections:
+            for task in connection.pending:
+                task.cancel()
+            connection.writer.close()
+        if connections:
+            await asyncio.wait([asyncio.ensure_future(c.writer.wait_closed()) for c in connections], timeout=2)
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = str(writer.get_extra_info("peername"))
+        connection = _Connection(writer, authenticated=self.config.token is None, peer=peer)
+        self._connections.add(connection)
+        try:
+            while True:
+                try:
+                    line = await reader.readuntil(FRAME_DELIMITER)
+                except asyncio.IncompleteReadError:
+                    # EOF (possibly mid-frame): a client that only half-closed still gets its replies.
+                    if connection.pending:
+                        await asyncio.wait(set(connection.pending))
+                        await writer.drain()
+                    break
+                except asyncio.LimitOverrunError:
+                    limit = self.config.max_frame_bytes
+                    connection.send(
+                        error_response(
+                            None, InvalidRequest(f"Frame exceeds the {limit}-byte limit", {"max_frame_bytes": limit})
+                        )
+                    )
+                    await writer.drain()
+                    break
+                if not line.strip():
+                    continue
+                if not await self._handle_line(connection, line):
+                    break
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self._connections.discard(connection)
+            writer.close()
+
+    async def _handle_line(self, connection: _Connection, line: bytes) -> bool:
+        """Handle one frame; return False when the connection must close."""
+        message: Any = None
+        try:
+            message = decode_frame(line)
+            request = parse_request(message)
+        except RpcError as exc:
+            connection.send(error_response(id_of(message), exc))
+            return True
+        if not connection.authenticated:
+            if request.method != "rpc.hello" or not self._token_matches(request.params.get("token")):
+                connection.send(error_response(request.id, Unauthorized("A valid rpc.hello token is required")))
+                await connection.writer.drain()
+                return False
+            connection.authenticated = True
+            connection.send(result_response(request.id, self._hello()))
+            return True
+        task = asyncio.ensure_future(self._answer(connection, request))
+        connection.pending.add(task)
+        task.add_done_callback(connection.pending.discard)
+        return True
+
+    async def _answer(self, connection: _Connection, request: Request) -> None:
+        try:
+            method = self.registry.get(request.method)
+            if method.main_thread:
+                result = await self._run_on_pump(request, method)
+            else:
+                result = invoke(method, self._io_params(connection, request))
+            response = result_response(request.id, result)
+        except RpcError as exc:
+            response = error_response(request.id, exc)
+        if not request.is_notification:
+            connection.send(response)
+
+    def _run_on_pump(self, request: Request, method: Any) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+
+        def deliver(result: Any, error: RpcError | None) -> None:
+            def settle() -> None:
+                if future.done():
+                    return
+                if error is not None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(result)
+
+            with contextlib.suppress(RuntimeError):  # the IO loop stopped while the job ran
+                loop.call_soon_threadsafe(settle)
+
+        self.pump.submit(Job(method, request.params, request.id, deliver))
+        return future
+
+    def _broadcast(self, topic: str, message: dict[str, Any]) -> None:
+        frame = encode_frame(message)
+        for connection in list(self._connections):
+            if not connection.topics or not connection.wants(topic):
+                continue
+            transport = connection.writer.transport
+            if transport.get_write_buffer_size() > MAX_SUBSCRIBER_BACKLOG_BYTES:
+                logger.warning("dropping event subscriber %s: it stopped reading", connection.peer)
+                connection.writer.close()
+                continue
+            if not connection.writer.is_closing():
+                connection.writer.write(frame)
+
+    # ----------------------------------------------------------------- IO-side methods
+    def _token_matches(self, offered: Any) -> bool:
+        expected = self.config.token
+        if expected is None:
+            return True
+        return isinstance(offered, str) and hmac.compare_digest(offered.encode(), expected.encode())
+
+    def _hello(self) -> dict[str, Any]:
+        return {"app": self.config.app_name, "app_version": self.config.app_version, "server_version": __version__}
+
+    def _io_params(self, connection: _Connection, request: Request) -> dict[str, Any]:
+        if request.method in {"events.subscribe", "events.unsubscribe"}:
+            return {**request.params, "_connection": connection}
+        return request.params
+
+    def _register_io_methods(self) -> None:
+        add = self.registry.add
+
+        def ping() -> dict[str, Any]:
+            """Liveness check answered by the IO thread."""
+            return {"pong": True, "time": time.time()}
+
+        def hello(token: str | None = None) -> dict[str, Any]:
+            """Authenticate the connection (a no-op once authenticated)."""
+            return self._hello()
+
+        def describe() -> dict[str, Any]:
+            """Application, versions, methods and what the main thread is doing."""
+            state = self.pump.state()
+            return {
+                **self._hello(),
+                "methods": self.registry.names(),
+                "busy": state.busy,
+                "running": state.method,
+                "running_id": state.request_id,
+                "since": state.since,
+                "queued": state.queued,
+                "connections": len(self._connections),
+            }
+
+        def cancel(id: Any = None) -> dict[str, Any]:  # noqa: A002 - JSON-RPC field name
+            """Interrupt the running cancellable call (code.execute)."""
+            return self.pump.cancel(id)
+
+        def subscribe(_connection: _Connection, topics: list[str] | None = None) -> dict[str, Any]:
+            """Receive ``event`` notifications for topics matching these patterns (default all)."""
+            patterns = ["*"] if topics is None else topics
+            if not isinstance(patterns, list) or not all(isinstance(t, str) and t for t in patterns):
+                raise InvalidParams.for_field("topics", "must be a list of non-empty strings")
+            _connection.topics.update(patterns)
+            return {"topics": sorted(_connection.topics)}
+
+        def unsubscribe(_connection: _Connection, topics: list[str] | None = None) -> dict[str, Any]:
+            """Stop receiving the given topic patterns (default all)."""
+            if topics is None:
+                _connection.topics.clear()
+            else:
+                _connection.topics.difference_update(topics)
+            return {"topics": sorted(_connection.topics)}
+
+        add("rpc.ping", ping, main_thread=False)
+        add("rpc.hello", hello, main_thread=False)
+        add("rpc.describe", describe, main_thread=False)
+        add("rpc.cancel", cancel, main_thread=False)
+        add("events.subscribe", subscribe, main_thread=False)
+        add("events.unsubscribe", unsubscribe, main_thread=False)
