@@ -41,6 +41,7 @@ class Settings(BaseSettings):
         ]
     )
     log_level: str = "INFO"
+    max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1, description="largest accepted upload")
     blender: BackendSettings = BackendSettings(port=9876)
     freecad: BackendSettings = BackendSettings(port=9877)
 

@@ -94,3 +94,43 @@ def invoke(method: Method, params: dict[str, Any]) -> Any:
             f"{method.name} failed: {type(exc).__name__}: {exc}",
             {"type": type(exc).__name__, "traceback": traceback.format_exc()},
         ) from exc
+
+
+MAX_BATCH_STEPS = 100_000
+
+
+def run_batch(registry: Registry, steps: Any) -> dict[str, Any]:
+    """Invoke ``steps`` ([{"method", "params"}]) one after another, reporting each; stop at the first error.
+
+    Runs on the main thread as one job, so a batch of many small commands
+    costs one queue hop instead of one per step.
+    """
+    if not isinstance(steps, list) or not steps:
+        raise InvalidParams.for_field("steps", "must be a non-empty list of {method, params}")
+    if len(steps) > MAX_BATCH_STEPS:
+        raise InvalidParams.for_field("steps", f"must have at most {MAX_BATCH_STEPS} entries")
+    checked: list[tuple[Method, dict[str, Any]]] = []
+    for index, step in enumerate(steps):
+        if not isinstance(step, dict) or not isinstance(step.get("method"), str):
+            raise InvalidParams.for_field(f"steps[{index}]", "must be an object with a 'method' string")
+        params = step.get("params", {})
+        if not isinstance(params, dict):
+            raise InvalidParams.for_field(f"steps[{index}].params", "must be an object")
+        method = registry.get(step["method"]) if step["method"] in registry else None
+        if method is None or not method.main_thread or method.name == "batch.run":
+            raise InvalidParams.for_field(f"steps[{index}].method", f"{step['method']!r} cannot run in a batch")
+        checked.append((method, params))
+    reports: list[dict[str, Any]] = []
+    failed = False
+    for index, (method, params) in enumerate(checked):
+        if failed:
+            reports.append({"index": index, "method": method.name, "status": "skipped"})
+            continue
+        try:
+            result = invoke(method, params)
+            reports.append({"index": index, "method": method.name, "status": "success", "result": result})
+        except RpcError as exc:
+            failed = True
+            reports.append({"index": index, "method": method.name, "status": "error", "error": exc.to_dict()})
+    completed = sum(1 for report in reports if report["status"] == "success")
+    return {"completed": completed, "failed": failed, "steps": reports}

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import __version__
-from .dispatcher import Registry, invoke
+from .dispatcher import Registry, invoke, run_batch
 from .errors import InvalidParams, InvalidRequest, RpcError, Unauthorized
 from .protocol import (
     DEFAULT_MAX_FRAME_BYTES,
@@ -324,9 +324,14 @@ class HostServer:
                 _connection.topics.difference_update(topics)
             return {"topics": sorted(_connection.topics)}
 
+        def batch_run(steps: list[dict[str, Any]]) -> dict[str, Any]:
+            """Run application methods in order on the main thread; stop at the first failure."""
+            return run_batch(self.registry, steps)
+
         add("rpc.ping", ping, main_thread=False)
         add("rpc.hello", hello, main_thread=False)
         add("rpc.describe", describe, main_thread=False)
         add("rpc.cancel", cancel, main_thread=False)
         add("events.subscribe", subscribe, main_thread=False)
         add("events.unsubscribe", unsubscribe, main_thread=False)
+        add("batch.run", batch_run)
