@@ -65,10 +65,12 @@ class Backend:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
-def start_backend(app: str, tmp_dir: Path, *, port: int | None = None, timeout: float = 90.0) -> Backend:
+def start_backend(
+    app: str, tmp_dir: Path, *, port: int | None = None, token: str | None = None, timeout: float = 90.0
+) -> Backend:
     """Start ``python -m bridge3d.<app>`` and wait until rpc.ping answers."""
     port = port or free_port()
-    token = secrets.token_hex(16)
+    token = token or secrets.token_hex(16)
     workspace = tmp_dir / f"{app}-workspace"
     workspace.mkdir(parents=True, exist_ok=True)
     log_path = tmp_dir / f"{app}.log"

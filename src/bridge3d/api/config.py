@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
     max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1, description="largest accepted upload")
+    max_render_pixels: int = Field(4096 * 4096, ge=1, description="largest width x height a render may ask for")
+    max_render_samples: int = Field(1024, ge=1, description="most samples a render may ask for")
     blender: BackendSettings = BackendSettings(port=9876)
     freecad: BackendSettings = BackendSettings(port=9877)
 

@@ -84,3 +84,10 @@ class ExecutionDisabledError(GatewayError):
 class LimitExceededError(GatewayError):
     status_code = 413
     code = "LIMIT_EXCEEDED"
+
+
+class ParamLimitError(GatewayError):
+    """A parameter is valid but above a configured limit (the limit is named in details)."""
+
+    status_code = 422
+    code = "LIMIT_EXCEEDED"

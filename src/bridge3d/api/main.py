@@ -26,6 +26,7 @@ from .clients.freecad_client import FreeCADClient
 from .config import Settings, get_settings
 from .deps import require_api_key
 from .errors import GatewayError
+from .models.responses import ErrorResponse
 from .routers import blender, freecad, health
 
 logger = logging.getLogger("bridge3d.api")
@@ -66,6 +67,22 @@ def envelope(status_code: int, code: str, message: str, details: dict[str, Any] 
     return JSONResponse(status_code=status_code, content=jsonable_encoder(body))
 
 
+# Declared on every router so the OpenAPI document describes the envelope we really send for errors.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in {
+        400: "The code sent for execution raised (EXECUTION_ERROR)",
+        401: "Missing or wrong API key",
+        403: "Code execution is switched off",
+        404: "No such object, document, file or route",
+        409: "Conflict, or the call was cancelled",
+        413: "Upload too large",
+        422: "Invalid request: details.errors name each field and reason",
+        502: "The backend failed unexpectedly",
+        503: "The backend is unreachable (CONNECTION_FAILED) or busy",
+        504: "The backend did not answer in time",
+    }.items()
+}
 HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 413: "LIMIT_EXCEEDED"}
 
 
@@ -173,10 +190,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     install_error_handlers(app)
-    app.include_router(health.router)
+    app.include_router(health.router, responses=ERROR_RESPONSES)
     protected = [Depends(require_api_key)]
-    app.include_router(blender.router, dependencies=protected)
-    app.include_router(freecad.router, dependencies=protected)
+    app.include_router(blender.router, dependencies=protected, responses=ERROR_RESPONSES)
+    app.include_router(freecad.router, dependencies=protected, responses=ERROR_RESPONSES)
     return app
 
 

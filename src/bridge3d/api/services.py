@@ -11,7 +11,9 @@ from fastapi import UploadFile
 from fastapi.responses import StreamingResponse
 
 from .clients.base_client import BaseSocketClient
-from .errors import BackendTimeoutError, ExecutionDisabledError, GatewayError
+from .config import Settings
+from .errors import BackendTimeoutError, ExecutionDisabledError, GatewayError, ParamLimitError
+from .models.rendering import RenderParams
 from .models.responses import CreatedObject, FileInfo, ObjectInfo
 
 DOWNLOAD_CHUNK_BYTES = 4 * 1024 * 1024
@@ -132,3 +134,17 @@ async def execute(client: BaseSocketClient, code: str, timeout: float | None) ->
             await client.send_command("rpc.cancel", timeout=5)
         raise
     return result
+
+
+def check_render_limits(params: RenderParams, settings: Settings) -> None:
+    width, height = params.resolution
+    if width * height > settings.max_render_pixels:
+        raise ParamLimitError(
+            f"resolution {width}x{height} is above the limit of {settings.max_render_pixels} pixels",
+            {"field": "resolution", "limit": settings.max_render_pixels, "setting": "BRIDGE3D_MAX_RENDER_PIXELS"},
+        )
+    if params.samples > settings.max_render_samples:
+        raise ParamLimitError(
+            f"samples {params.samples} is above the limit of {settings.max_render_samples}",
+            {"field": "samples", "limit": settings.max_render_samples, "setting": "BRIDGE3D_MAX_RENDER_SAMPLES"},
+        )

@@ -1,0 +1,83 @@
+"""Health, version and the error envelope on every kind of error."""
+
+from __future__ import annotations
+
+import httpx
+
+from bridge3d import __version__
+from envelope import error, ok
+
+
+def test_health_reports_both_real_backends(api: httpx.Client) -> None:
+    result = ok(api.get("/health"))
+    assert result["status"] == "ok" and result["version"] == __version__
+    assert result["backends"]["blender"]["app_version"].startswith("5.0")
+    assert result["backends"]["freecad"]["app_version"].startswith("0.20")
+    for backend in result["backends"].values():
+        assert backend["reachable"] is True and backend["round_trip_ms"] > 0 and backend["busy"] is False
+
+
+def test_health_per_backend(api: httpx.Client) -> None:
+    blender = ok(api.get("/health/blender"))
+    freecad = ok(api.get("/health/freecad"))
+    assert (blender["name"], blender["reachable"]) == ("blender", True)
+    assert (freecad["name"], freecad["reachable"]) == ("freecad", True)
+
+
+def test_version(api: httpx.Client) -> None:
+    assert ok(api.get("/version")) == {"name": "bridge3d", "version": __version__, "api": "v1"}
+
+
+def test_unknown_route_is_a_404_envelope(api: httpx.Client) -> None:
+    error(api.get("/api/v1/blender/nothing-here"), 404, "NOT_FOUND")
+    error(api.get("/api/v1/maya/objects"), 404, "NOT_FOUND")
+
+
+def test_wrong_method_is_a_405_envelope(api: httpx.Client) -> None:
+    found = error(api.put("/api/v1/blender/primitives/cube", json={}), 405, "METHOD_NOT_ALLOWED")
+    assert found["message"]
+
+
+def test_validation_error_names_the_field_and_reason(api: httpx.Client) -> None:
+    found = error(api.post("/api/v1/blender/primitives/cube", json={"size": -2, "location": [0, 0]}), 422)
+    assert found["code"] == "VALIDATION_ERROR"
+    fields = {item["field"]: item["reason"] for item in found["details"]["errors"]}
+    assert "size" in fields and "greater than 0" in fields["size"]
+    assert "location" in fields
+
+
+def test_unknown_body_field_is_rejected(api: httpx.Client) -> None:
+    found = error(api.post("/api/v1/blender/primitives/cube", json={"sise": 2}), 422, "VALIDATION_ERROR")
+    assert found["details"]["errors"][0]["field"] == "sise"
+
+
+def test_malformed_json_body_is_a_422_envelope(api: httpx.Client) -> None:
+    response = api.post(
+        "/api/v1/blender/primitives/cube", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    error(response, 422, "VALIDATION_ERROR")
+
+
+def test_host_not_found_maps_to_404_with_backend_details(api: httpx.Client) -> None:
+    found = error(api.get("/api/v1/blender/objects/NoSuchObject-xyz"), 404, "NOT_FOUND")
+    assert found["details"]["backend"] == "blender" and found["details"]["rpc_code"] == -32001
+    error(api.get("/api/v1/freecad/objects/NoSuchObject"), 404, "NOT_FOUND")
+
+
+def test_render_limits_are_enforced_and_named(api: httpx.Client) -> None:
+    found = error(api.post("/api/v1/blender/render", json={"resolution": [16384, 16384]}), 422, "LIMIT_EXCEEDED")
+    assert found["details"]["field"] == "resolution" and found["details"]["limit"] == 4096 * 4096
+    found = error(api.post("/api/v1/blender/render", json={"samples": 4096}), 422, "LIMIT_EXCEEDED")
+    assert found["details"]["field"] == "samples"
+
+
+def test_path_like_output_names_are_rejected_before_reaching_the_host(api: httpx.Client) -> None:
+    for name in ["../x.png", "/tmp/x.png", "a\\b.png", ".hidden.png", "x\x00.png"]:
+        found = error(api.post("/api/v1/blender/render", json={"output": name}), 422, "VALIDATION_ERROR")
+        assert found["details"]["errors"][0]["field"] == "output"
+
+
+def test_every_response_carries_a_request_id(api: httpx.Client) -> None:
+    response = api.get("/version", headers={"X-Request-ID": "trace-me-123"})
+    assert response.headers["x-request-id"] == "trace-me-123"
+    assert len(api.get("/version").headers["x-request-id"]) >= 8
