@@ -1,0 +1,1 @@
+"""The `bridge3d` command line."""
