@@ -1,0 +1,163 @@
+"""``file.export`` and ``file.import`` (STEP, IGES, BREP, STL, OBJ) inside the workspace."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from ..rpc import params as p
+from ..rpc.errors import InvalidParams
+from ..rpc.workspace import Workspace
+from .appdoc import find_document, find_object, is_visible, recompute, transaction
+from .spec import FileFormat, export_format, import_format, output_file_name
+
+# Tessellation for STL/OBJ: the angular deflection bounds the facet angle, so
+# curved faces lose < 0.3 % of their volume at any size; the linear deflection
+# (default: 1/1000 of the bounding-box diagonal) bounds the chord height.
+DEFAULT_ANGULAR_DEG = 5.0
+RELATIVE_LINEAR_DEFLECTION = 1e-3
+
+
+def _has_solid(obj: Any) -> bool:
+    shape = getattr(obj, "Shape", None)
+    return shape is not None and not shape.isNull() and bool(shape.Solids)
+
+
+def _export_objects(doc: Any, names: Any, fmt: FileFormat) -> list[Any]:
+    if names is None:
+        objects = [obj for obj in doc.Objects if is_visible(obj) and _has_solid(obj)]
+        if fmt.mesh:
+            objects += [
+                obj for obj in doc.Objects if obj.TypeId == "Mesh::Feature" and is_visible(obj) and obj.Mesh.CountFacets
+            ]
+        if not objects:
+            raise InvalidParams.for_field("objects", f"document {doc.Name!r} has no visible solids to export")
+        return objects
+    names = p.string_list("objects", names)
+    objects = []
+    for i, name in enumerate(names):
+        field = f"objects[{i}]"
+        obj = find_object(doc, name, field)
+        shape = getattr(obj, "Shape", None)
+        is_mesh = fmt.mesh and obj.TypeId == "Mesh::Feature"
+        if not is_mesh and (shape is None or shape.isNull()):
+            raise InvalidParams.for_field(field, f"{obj.Name!r} ({obj.TypeId}) has no shape to export as {fmt.name}")
+        objects.append(obj)
+    return objects
+
+
+def _mesh_of(objects: list[Any], tolerance: float | None, angular_deg: float) -> Any:
+    import Mesh
+    import MeshPart
+
+    merged = Mesh.Mesh()
+    for obj in objects:
+        if obj.TypeId == "Mesh::Feature":
+            merged.addMesh(obj.Mesh)
+            continue
+        shape = obj.Shape
+        box = shape.BoundBox
+        linear = tolerance if tolerance is not None else max(box.DiagonalLength * RELATIVE_LINEAR_DEFLECTION, 1e-4)
+        merged.addMesh(
+            MeshPart.meshFromShape(
+                Shape=shape, LinearDeflection=linear, AngularDeflection=math.radians(angular_deg), Relative=False
+            )
+        )
+    return merged
+
+
+def export_file(
+    workspace: Workspace,
+    format: str,  # noqa: A002 - JSON parameter name
+    objects: list[str] | None = None,
+    output: str | None = None,
+    document: str | None = None,
+    tolerance: float | None = None,
+    angular_tolerance: float = DEFAULT_ANGULAR_DEG,
+) -> dict[str, Any]:
+    """Write objects (default: every visible solid) to a workspace file."""
+    fmt = export_format(format)
+    linear = None if tolerance is None else p.positive("tolerance", tolerance)
+    angular = p.number("angular_tolerance", angular_tolerance, exclusive_minimum=0.0, maximum=90.0)
+    doc = find_document(document)
+    chosen = _export_objects(doc, objects, fmt)
+    requested = output_file_name(output, doc.Name, fmt)
+    extension = Path(requested).suffix if requested else fmt.extensions[0]
+    target = workspace.output_path(requested, doc.Name, extension, "output")
+    # Write beside the target under a hidden name, then move into place: a failed
+    # export never leaves a half-written file under the requested name.
+    partial = target.with_name(f".{target.stem}.partial{target.suffix}")
+    try:
+        _write(fmt, chosen, partial, linear, angular)
+        if not partial.exists() or partial.stat().st_size == 0:
+            raise InvalidParams.for_field("format", f"FreeCAD wrote nothing for {fmt.name}")
+        os.replace(partial, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+    return {
+        **workspace.describe(target),
+        "format": fmt.name,
+        "objects": [obj.Name for obj in chosen],
+        "document": doc.Name,
+    }
+
+
+def _write(fmt: FileFormat, objects: list[Any], path: Path, tolerance: float | None, angular_deg: float) -> None:
+    import Part
+
+    if fmt.mesh:
+        _mesh_of(objects, tolerance, angular_deg).write(str(path))
+    elif fmt.name == "STEP":
+        import Import
+
+        Import.export(objects, str(path))
+    elif fmt.name == "IGES":
+        Part.export(objects, str(path))
+    elif fmt.name == "BREP":
+        shapes = [obj.Shape for obj in objects]
+        shape = shapes[0] if len(shapes) == 1 else Part.makeCompound(shapes)
+        shape.exportBrep(str(path))
+    else:  # pragma: no cover - spec.FORMATS and this table are kept in step
+        raise AssertionError(fmt.name)
+
+
+def import_file(
+    workspace: Workspace,
+    name: str,
+    format: str | None = None,  # noqa: A002 - JSON parameter name
+    document: str | None = None,
+) -> dict[str, Any]:
+    """Import a workspace file into a document; returns the names of the new objects."""
+    path = workspace.existing(name, "name")
+    fmt = import_format(format, path.name)
+    doc = find_document(document)
+    before = {obj.Name for obj in doc.Objects}
+    with transaction(doc, f"Import {path.name}"):
+        try:
+            _read(fmt, path, doc)
+        except Exception as exc:  # noqa: BLE001 - OpenCASCADE/FreeCAD readers raise plain exceptions
+            raise InvalidParams.for_field("name", f"could not be read as {fmt.name}: {exc}") from None
+        created = [obj for obj in doc.Objects if obj.Name not in before]
+        if not created:
+            raise InvalidParams.for_field("name", f"contains nothing FreeCAD could import as {fmt.name}")
+        recompute(doc, created)
+    return {"objects": [obj.Name for obj in created], "format": fmt.name, "document": doc.Name}
+
+
+def _read(fmt: FileFormat, path: Path, doc: Any) -> None:
+    if fmt.mesh:
+        import Mesh
+
+        Mesh.insert(str(path), doc.Name)
+    elif fmt.name == "STEP":
+        import Import
+
+        Import.insert(str(path), doc.Name)
+    else:
+        import Part
+
+        Part.insert(str(path), doc.Name)

@@ -1,0 +1,171 @@
+"""Export/import round trips, document save/open and workspace file safety."""
+
+from __future__ import annotations
+
+import base64
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trimesh
+
+from backends import Backend
+from bridge3d.rpc.errors import InvalidParams, NotFound, Unsupported
+
+from .conftest import Doc
+
+REL = 1e-6
+
+
+def load_mesh(path: Path) -> trimesh.Trimesh:
+    mesh = trimesh.load(path, force="mesh")
+    assert isinstance(mesh, trimesh.Trimesh)
+    return mesh
+
+
+def fetch(doc: Doc, name: str, tmp_path: Path) -> Path:
+    """Download a workspace file through file.read (as the gateway does)."""
+    data = bytearray()
+    offset = 0
+    while True:
+        chunk = doc.client.call("file.read", {"name": name, "offset": offset, "length": 1 << 20})
+        data += base64.b64decode(chunk["data"])
+        offset += len(base64.b64decode(chunk["data"]))
+        if chunk["eof"]:
+            break
+    local = tmp_path / name
+    local.write_bytes(bytes(data))
+    return local
+
+
+def cut_part(doc: Doc) -> dict[str, Any]:
+    box = doc.create("box", length=10, width=8, height=6)
+    hole = doc.create("cylinder", radius=2, height=20, position=[5, 4, -5])
+    return doc.call("boolean.subtract", {"base": box["name"], "tool": hole["name"], "name": "Plate"})
+
+
+def test_step_export_reimports_with_same_volume(doc: Doc) -> None:
+    part = cut_part(doc)
+    expected = 480 - math.pi * 4 * 6
+    assert part["volume"] == pytest.approx(expected, rel=REL)
+    exported = doc.call("file.export", {"format": "STEP", "output": "plate"})
+    assert exported["name"] == "plate.step"
+    assert exported["format"] == "STEP"
+    assert exported["objects"] == ["Plate"]  # only the visible solid; the hidden operands are not exported
+    assert exported["size"] > 1000
+    imported = doc.call("file.import", {"name": "plate.step"})
+    assert imported["format"] == "STEP"
+    assert len(imported["objects"]) == 1
+    info = doc.call("object.get", {"name": imported["objects"][0]})
+    assert info["volume"] == pytest.approx(expected, rel=REL)
+    assert info["bounds"]["max"] == pytest.approx([10, 8, 6], abs=1e-6)
+
+
+@pytest.mark.parametrize(("fmt", "ext"), [("IGES", ".iges"), ("BREP", ".brep")])
+def test_iges_and_brep_round_trip(doc: Doc, fmt: str, ext: str) -> None:
+    sphere = doc.create("sphere", radius=4)
+    exported = doc.call("file.export", {"format": fmt.lower(), "objects": [sphere["name"]]})
+    assert exported["name"].endswith(ext)
+    imported = doc.call("file.import", {"name": exported["name"]})
+    info = doc.call("object.get", {"name": imported["objects"][0]})
+    assert info["volume"] == pytest.approx(4 / 3 * math.pi * 64, rel=1e-5)
+
+
+def test_stl_export_is_watertight_within_one_percent(doc: Doc, tmp_path: Path) -> None:
+    sphere = doc.create("sphere", radius=5)
+    torus = doc.create("torus", radius1=10, radius2=2, position=[30, 0, 0])
+    exported = doc.call("file.export", {"format": "STL", "output": "shapes.stl"})
+    assert sorted(exported["objects"]) == sorted([sphere["name"], torus["name"]])
+    mesh = load_mesh(fetch(doc, exported["name"], tmp_path))
+    assert mesh.is_watertight
+    expected = sphere["volume"] + torus["volume"]
+    assert abs(mesh.volume - expected) / expected < 0.01
+    # Each body on its own is within 1 % as well (small and large curvature).
+    for ref in (sphere, torus):
+        single = doc.call("file.export", {"format": "STL", "objects": [ref["name"]]})
+        body = load_mesh(fetch(doc, single["name"], tmp_path))
+        assert body.is_watertight
+        assert abs(body.volume - ref["volume"]) / ref["volume"] < 0.01
+
+
+def test_obj_export_loads_with_trimesh(doc: Doc, tmp_path: Path) -> None:
+    part = cut_part(doc)
+    exported = doc.call("file.export", {"format": "obj", "objects": [part["name"]]})
+    mesh = load_mesh(fetch(doc, exported["name"], tmp_path))
+    # FreeCAD writes shared vertices with per-face normals ("f 1//1 ..."); trimesh
+    # splits vertices by normal on load, so weld them back before checking.
+    mesh.merge_vertices()
+    assert mesh.is_watertight
+    assert abs(mesh.volume - part["volume"]) / part["volume"] < 0.01
+
+
+def test_stl_import_gives_a_mesh_with_volume(doc: Doc) -> None:
+    box = doc.create("box", length=2, width=3, height=4)
+    doc.call("file.export", {"format": "STL", "objects": [box["name"]], "output": "b.stl"})
+    imported = doc.call("file.import", {"name": "b.stl"})
+    info = doc.call("object.get", {"name": imported["objects"][0]})
+    assert info["type"] == "Mesh::Feature"
+    assert info["volume"] == pytest.approx(24, rel=1e-5)
+
+
+def test_export_and_import_errors(doc: Doc, freecad_backend: Backend) -> None:
+    with pytest.raises(InvalidParams) as info:
+        doc.call("file.export", {"format": "STEP"})  # empty document
+    assert info.value.data["field"] == "objects"
+    box = doc.create("box")
+    with pytest.raises(Unsupported) as unsupported:
+        doc.call("file.export", {"format": "DXF"})
+    assert unsupported.value.data["field"] == "format"
+    assert "STEP" in unsupported.value.data["supported"]
+    for bad in ["../escape.step", "/tmp/abs.step", "sub/dir.step", ".hidden.step", "a\\b.step"]:
+        with pytest.raises(InvalidParams) as info:
+            doc.call("file.export", {"format": "STEP", "output": bad})
+        assert info.value.data["field"] == "output"
+    assert not (freecad_backend.workspace.parent / "escape.step").exists()
+    with pytest.raises(NotFound):
+        doc.call("file.export", {"format": "STEP", "objects": ["Ghost"]})
+    with pytest.raises(NotFound):
+        doc.call("file.import", {"name": "missing.step"})
+    with pytest.raises(InvalidParams):
+        doc.call("file.import", {"name": "../etc/passwd"})
+    (freecad_backend.workspace / "junk.step").write_text("this is not STEP\n")
+    with pytest.raises(InvalidParams) as info:
+        doc.call("file.import", {"name": "junk.step"})
+    assert info.value.data["field"] == "name"
+    (freecad_backend.workspace / "notes.txt").write_text("hello")
+    with pytest.raises(Unsupported):
+        doc.call("file.import", {"name": "notes.txt"})
+    assert [o["name"] for o in doc.call("object.list", {})["objects"]] == [box["name"]]
+    assert doc.client.call("rpc.ping")["pong"] is True
+
+
+def test_save_open_round_trip(doc: Doc, freecad_backend: Backend) -> None:
+    doc.create("cylinder", radius=3, height=4, name="Post")
+    saved = doc.call("document.save", {"name": "post_doc"})
+    assert saved["name"] == "post_doc.FCStd"
+    assert (freecad_backend.workspace / "post_doc.FCStd").stat().st_size == saved["size"]
+    docs = {d["name"]: d for d in doc.client.call("document.list", {})["documents"]}
+    assert docs[doc.name]["file"] == "post_doc.FCStd"
+    doc.client.call("document.close", {"name": doc.name})
+    opened = doc.client.call("document.open", {"name": "post_doc.FCStd"})
+    assert opened["objects"] == 1
+    assert opened["active"] is True
+    doc.name = opened["name"]  # the fixture closes it
+    info = doc.call("object.get", {"name": "Post"})
+    assert info["volume"] == pytest.approx(math.pi * 9 * 4, rel=REL)
+    with pytest.raises(InvalidParams):
+        doc.call("document.save", {"name": "../up.FCStd"})
+    with pytest.raises(NotFound):
+        doc.client.call("document.open", {"name": "nothing.FCStd"})
+
+
+def test_workspace_file_methods(doc: Doc) -> None:
+    payload = base64.b64encode(b"hello freecad").decode()
+    written = doc.client.call("file.write", {"name": "note.bin", "data": payload})
+    assert written["size"] == 13
+    assert any(f["name"] == "note.bin" for f in doc.client.call("file.list", {})["files"])
+    assert base64.b64decode(doc.client.call("file.read", {"name": "note.bin"})["data"]) == b"hello freecad"
+    assert doc.client.call("file.delete", {"name": "note.bin"})["deleted"] is True
+    with pytest.raises(InvalidParams):
+        doc.client.call("file.write", {"name": "../x.bin", "data": payload})
