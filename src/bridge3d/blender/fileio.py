@@ -1,0 +1,169 @@
+"""file.export and file.import through Blender's own importers/exporters."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import addon_utils
+import bpy
+
+from ..rpc import params as p
+from ..rpc.errors import InternalError, InvalidParams, Unsupported
+from ..rpc.workspace import Workspace
+from . import compat, specs
+from .events import EventHub
+from .info import find_object, scene
+
+logger = logging.getLogger(__name__)
+
+MAX_IMPORT_EVENTS = 1000
+
+
+def _operator(name: str) -> Any:
+    area, op = name.split(".")
+    return getattr(getattr(bpy.ops, area), op)
+
+
+def operator_available(name: str) -> bool:
+    try:
+        _operator(name).get_rna_type()
+        return True
+    except (KeyError, AttributeError):
+        return False
+
+
+def ensure_operator(io: compat.IoOperator, fmt: str, supported: tuple[str, ...]) -> Any:
+    """The bpy.ops callable, enabling its add-on first; Unsupported if this Blender lacks it."""
+    if not operator_available(io.op) and io.addon:
+        try:
+            addon_utils.enable(io.addon, default_set=True, persistent=True)
+        except Exception as exc:  # noqa: BLE001 - add-on import errors are arbitrary
+            logger.warning("enabling add-on %s failed: %s", io.addon, exc)
+    if not operator_available(io.op):
+        raise Unsupported(
+            f"format: {fmt} is not available in Blender {bpy.app.version_string} (operator {io.op} is missing)",
+            {"field": "format", "value": fmt, "supported": list(supported), "operator": io.op},
+        )
+    return _operator(io.op)
+
+
+@contextlib.contextmanager
+def context_override() -> Iterator[None]:
+    """A window in the context when running from a GUI timer (some operators poll for one)."""
+    window = bpy.context.window
+    wm = bpy.context.window_manager
+    if window is None and wm is not None and len(wm.windows) and hasattr(bpy.context, "temp_override"):
+        with bpy.context.temp_override(window=wm.windows[0]):
+            yield
+    else:
+        yield
+
+
+@contextlib.contextmanager
+def selected_only(objects: list[Any]) -> Iterator[None]:
+    """Select exactly ``objects`` for an exporter's use_selection; restore the selection afterwards."""
+    view_layer = bpy.context.view_layer
+    previous = [o for o in view_layer.objects if o is not None and o.select_get(view_layer=view_layer)]
+    active = view_layer.objects.active
+    try:
+        for obj in previous:
+            obj.select_set(False, view_layer=view_layer)
+        for obj in objects:
+            obj.select_set(True, view_layer=view_layer)
+        if objects:
+            view_layer.objects.active = objects[0]
+        yield
+    finally:
+        for obj in objects:
+            with contextlib.suppress(ReferenceError, RuntimeError):
+                obj.select_set(False, view_layer=view_layer)
+        for obj in previous:
+            with contextlib.suppress(ReferenceError, RuntimeError):
+                obj.select_set(True, view_layer=view_layer)
+        with contextlib.suppress(ReferenceError, RuntimeError):
+            view_layer.objects.active = active
+
+
+def _run(operator: Any, **kwargs: Any) -> None:
+    try:
+        with context_override():
+            result = operator(**kwargs)
+    except RuntimeError as exc:
+        raise InternalError(f"Blender reported: {str(exc).strip()}", {"operator": operator.idname_py()}) from None
+    if "FINISHED" not in result:
+        raise InternalError(f"{operator.idname_py()} returned {sorted(result)}", {"operator": operator.idname_py()})
+
+
+class FileCommands:
+    def __init__(self, workspace: Workspace, hub: EventHub, version: compat.Version) -> None:
+        self.workspace = workspace
+        self.hub = hub
+        self.version = version
+
+    def file_export(self, format: str, objects: Any = None, output: str | None = None) -> dict[str, Any]:  # noqa: A002
+        """Export objects (default: all of the scene) to GLB, GLTF, OBJ, STL, FBX, PLY, USD or BLEND."""
+        fmt = specs.file_format(format, compat.EXPORT_FORMATS)
+        names = p.string_list("objects", objects) if objects is not None else None
+        extension = compat.FORMAT_EXTENSIONS[fmt][0]
+        path = self.workspace.output_path(output, "export", extension, "output")
+        if fmt == "USD" and not any(path.name.lower().endswith(e) for e in compat.FORMAT_EXTENSIONS["USD"]):
+            raise InvalidParams.for_field("output", "a USD file name must end in .usd, .usdc, .usda or .usdz")
+        chosen = [find_object(n, "objects") for n in names] if names is not None else list(scene().objects)
+        io = compat.exporter(fmt, self.version)
+        if io is None:  # BLEND
+            bpy.data.libraries.write(str(path), set(chosen), fake_user=True)
+        else:
+            operator = ensure_operator(io, fmt, compat.EXPORT_FORMATS)
+            kwargs: dict[str, Any] = {"filepath": str(path), **io.kwargs}
+            if names is not None and io.selection_kw:
+                kwargs[io.selection_kw] = True
+                with selected_only(chosen):
+                    _run(operator, **kwargs)
+            else:
+                _run(operator, **kwargs)
+        if not path.is_file():
+            raise InternalError(f"the {fmt} exporter did not write {path.name}")
+        result: dict[str, Any] = {**self.workspace.describe(path), "format": fmt, "objects": [o.name for o in chosen]}
+        if fmt == "GLTF":
+            companion = path.with_suffix(".bin")
+            result["files"] = [path.name] + ([companion.name] if companion.is_file() else [])
+        return result
+
+    def file_import(self, name: str, format: str | None = None) -> dict[str, Any]:  # noqa: A002
+        """Import a workspace file; returns the names of the objects it created."""
+        path = self.workspace.existing(name)
+        if format is None:
+            fmt = compat.format_from_extension(path.name)
+            if fmt is None:
+                raise specs.unsupported("format", Path(path.name).suffix or path.name, compat.IMPORT_FORMATS)
+        else:
+            fmt = specs.file_format(format, compat.IMPORT_FORMATS)
+        sc = scene()
+        before = {o.name for o in sc.objects}
+        io = compat.importer(fmt, self.version)
+        if io is None:
+            self._import_blend(path)
+        else:
+            operator = ensure_operator(io, fmt, compat.IMPORT_FORMATS)
+            _run(operator, filepath=str(path))
+        created = sorted({o.name for o in sc.objects} - before)
+        for obj_name in created[:MAX_IMPORT_EVENTS]:
+            obj = sc.objects.get(obj_name)
+            if obj is not None:
+                self.hub.object_event("object.created", obj, imported_from=path.name)
+        return {"name": path.name, "format": fmt, "objects": created}
+
+    def _import_blend(self, path: Path) -> None:
+        try:
+            with bpy.data.libraries.load(str(path), link=False) as (source, target):
+                target.objects = list(source.objects)
+        except OSError as exc:
+            raise InvalidParams.for_field("name", f"is not a readable .blend file: {exc}") from None
+        collection = scene().collection
+        for obj in target.objects:
+            if obj is not None and obj.name not in collection.objects:
+                collection.objects.link(obj)

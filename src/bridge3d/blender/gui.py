@@ -1,0 +1,102 @@
+"""The host server inside the Blender GUI: a ``bpy.app.timers`` callback drains the pump.
+
+The IO thread answers ``rpc.ping``/``describe``/``cancel`` itself; every
+command waits in the queue until the timer runs it on Blender's main thread,
+at most ``DRAIN_BUDGET`` seconds of queued work per tick, so the UI stays
+responsive between ticks (a single long command, e.g. a render, still blocks
+the UI while it runs, exactly as it would from the menu).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from ..rpc.dispatcher import Registry
+from ..rpc.server import HostServer, ServerConfig
+from ..rpc.workspace import Workspace
+from . import DEFAULT_PORT
+from .registry import build_registry
+
+logger = logging.getLogger(__name__)
+
+DRAIN_BUDGET = 0.02  # seconds of queued commands per timer tick
+BUSY_INTERVAL = 0.0  # next tick at once while the queue had work
+IDLE_INTERVAL = 0.05  # otherwise 20 ticks a second
+
+
+def default_workspace() -> Path:
+    return Path(tempfile.gettempdir()) / "bridge3d-blender-workspace"
+
+
+class GuiServer:
+    """One running host server in this Blender session (start/stop from the add-on)."""
+
+    def __init__(self) -> None:
+        self.server: HostServer | None = None
+        self.workspace: Workspace | None = None
+        self.error: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.server is not None
+
+    def start(
+        self, port: int = DEFAULT_PORT, token: str | None = None, workspace: str | None = None, host: str = "127.0.0.1"
+    ) -> int:
+        """Listen on ``host:port``; returns the port (useful with port 0)."""
+        if self.server is not None:
+            return self.server.port
+        self.workspace = Workspace(workspace or default_workspace())
+        config = ServerConfig(
+            host=host, port=port, token=token or None, app_name="blender", app_version=bpy.app.version_string
+        )
+        server = HostServer(Registry(), config)
+        server.registry.update(build_registry(self.workspace, server))
+        try:
+            server.start()
+        except OSError as exc:
+            self.error = f"cannot listen on {host}:{port}: {exc}"
+            logger.error("%s", self.error)
+            raise
+        self.server = server
+        self.error = None
+        if not bpy.app.timers.is_registered(self._tick):
+            bpy.app.timers.register(self._tick, first_interval=0.0, persistent=True)
+        logger.info("bridge3d host server listening on %s:%d, workspace %s", host, server.port, self.workspace.root)
+        return server.port
+
+    def stop(self) -> None:
+        server, self.server = self.server, None
+        if bpy.app.timers.is_registered(self._tick):
+            bpy.app.timers.unregister(self._tick)
+        if server is not None:
+            server.stop()
+            logger.info("bridge3d host server stopped")
+
+    def status(self) -> dict[str, Any]:
+        server = self.server
+        return {
+            "running": server is not None,
+            "port": server.port if server is not None else None,
+            "workspace": str(self.workspace.root) if self.workspace is not None else None,
+            "error": self.error,
+        }
+
+    def _tick(self) -> float | None:
+        server = self.server
+        if server is None:
+            return None
+        try:
+            ran = server.pump.drain(DRAIN_BUDGET)
+        except Exception:  # a timer that raises is unregistered by Blender: never let that happen
+            logger.exception("bridge3d pump tick failed")
+            ran = 0
+        return BUSY_INTERVAL if ran else IDLE_INTERVAL
+
+
+SERVER = GuiServer()

@@ -1,0 +1,279 @@
+"""primitive.*, object.* and material.* commands.
+
+Objects are built from data (bpy.data.meshes.new + bmesh + bpy.data.objects.new
++ collection.objects.link), never with bpy.ops: operators re-evaluate the view
+layer on every call, which makes adding objects slower the more there are.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import bmesh
+import bpy
+
+from ..rpc import params as p
+from ..rpc.errors import InvalidParams
+from . import compat, specs
+from .events import EventHub
+from .info import find_material, find_object, object_info, scene, short_info
+
+
+class ObjectCommands:
+    def __init__(self, hub: EventHub, version: compat.Version) -> None:
+        self.hub = hub
+        self.version = version
+
+    # ------------------------------------------------------------ primitive.create
+    def primitive_create(
+        self,
+        type: str,  # noqa: A002 - public param name
+        name: str | None = None,
+        location: Any = (0.0, 0.0, 0.0),
+        rotation: Any = (0.0, 0.0, 0.0),
+        scale: Any = (1.0, 1.0, 1.0),
+        **dims: Any,
+    ) -> dict[str, Any]:
+        """Add a mesh primitive (cube, sphere, cylinder, cone, torus, plane); returns ObjectInfo."""
+        kind = specs.primitive_type(type)
+        sizes = specs.primitive_params(kind, dims)
+        obj_name = p.name("name", name) or kind.capitalize()
+        loc = specs.location(location)
+        rot = specs.rotation_degrees(rotation)
+        scl = specs.scale(scale)
+
+        mesh = bpy.data.meshes.new(obj_name)
+        if kind == "torus":
+            _fill_torus(mesh, sizes)
+        else:
+            bm = bmesh.new()
+            try:
+                bm.loops.layers.uv.new()
+                _fill_bmesh(bm, kind, sizes)
+                bm.to_mesh(mesh)
+            finally:
+                bm.free()
+        obj = bpy.data.objects.new(obj_name, mesh)
+        obj.location = loc
+        obj.rotation_euler = rot
+        obj.scale = scl
+        scene().collection.objects.link(obj)
+        self.hub.object_event("object.created", obj, primitive=kind)
+        return object_info(obj, visible=True)
+
+    # ------------------------------------------------------------ object.*
+    def object_list(
+        self,
+        offset: int = 0,
+        limit: int = specs.DEFAULT_LIST_LIMIT,
+        type: str | None = None,  # noqa: A002
+        name_contains: str | None = None,
+    ) -> dict[str, Any]:
+        """Objects of the scene sorted by name, filtered by type and a case-insensitive name substring."""
+        start, count = specs.paging(offset, limit)
+        wanted_type = None
+        if type is not None:
+            if not isinstance(type, str) or not type:
+                raise InvalidParams.for_field("type", "must be an object type such as MESH, CAMERA, LIGHT")
+            wanted_type = type.upper()
+        needle = None
+        if name_contains is not None:
+            if not isinstance(name_contains, str):
+                raise InvalidParams.for_field("name_contains", "must be a string")
+            needle = name_contains.lower()
+        objects = [
+            obj
+            for obj in scene().objects
+            if (wanted_type is None or obj.type == wanted_type) and (needle is None or needle in obj.name.lower())
+        ]
+        objects.sort(key=lambda o: o.name)
+        page = objects[start : start + count]
+        return {"objects": [short_info(o) for o in page], "total": len(objects), "offset": start, "limit": count}
+
+    def object_get(self, name: str) -> dict[str, Any]:
+        """ObjectInfo of one object."""
+        return object_info(find_object(name))
+
+    def object_delete(self, name: str) -> dict[str, Any]:
+        """Delete an object (its mesh stays until scene.clear removes orphans)."""
+        obj = find_object(name)
+        real_name, kind = obj.name, obj.type
+        bpy.data.objects.remove(obj, do_unlink=True)
+        self.hub.touched.discard(real_name)
+        self.hub.publish("object.deleted", {"name": real_name, "type": kind, "source": "command"})
+        return {"name": real_name, "deleted": True}
+
+    def object_transform(
+        self, name: str, location: Any = None, rotation: Any = None, scale: Any = None, relative: bool = False
+    ) -> dict[str, Any]:
+        """Set (or with relative=true add location/rotation, multiply scale); rotation in degrees."""
+        if not isinstance(relative, bool):
+            raise InvalidParams.for_field("relative", "must be true or false")
+        loc = specs.location(location) if location is not None else None
+        rot = specs.rotation_degrees(rotation) if rotation is not None else None
+        scl = specs.scale(scale) if scale is not None else None
+        obj = find_object(name)
+        if loc is not None:
+            obj.location = [a + b for a, b in zip(obj.location, loc, strict=True)] if relative else loc
+        if rot is not None:
+            obj.rotation_euler = [a + b for a, b in zip(obj.rotation_euler, rot, strict=True)] if relative else rot
+        if scl is not None:
+            obj.scale = [a * b for a, b in zip(obj.scale, scl, strict=True)] if relative else scl
+        self.hub.object_event("object.changed", obj, what="transform")
+        return object_info(obj)
+
+    def object_rename(self, name: str, new_name: str) -> dict[str, Any]:
+        """Rename; a taken name gets Blender's .001 suffix; returns ObjectInfo with the name given."""
+        wanted = p.name("new_name", new_name, required=True)
+        obj = find_object(name)
+        old = obj.name
+        obj.name = wanted
+        self.hub.object_event("object.changed", obj, what="name", old_name=old)
+        info = object_info(obj)
+        info["old_name"] = old
+        return info
+
+    # ------------------------------------------------------------ material.*
+    def material_create(
+        self,
+        name: str,
+        color: Any = (0.8, 0.8, 0.8, 1.0),
+        metallic: Any = 0.0,
+        roughness: Any = 0.5,
+        emission_color: Any = None,
+        emission_strength: Any = 0.0,
+    ) -> dict[str, Any]:
+        """A Principled BSDF node material."""
+        mat_name = p.name("name", name, required=True)
+        rgba = p.color("color", color)
+        metal = p.number("metallic", metallic, minimum=0.0, maximum=1.0)
+        rough = p.number("roughness", roughness, minimum=0.0, maximum=1.0)
+        emission = p.color("emission_color", emission_color) if emission_color is not None else None
+        strength = p.number("emission_strength", emission_strength, minimum=0.0, maximum=1.0e6)
+
+        material = bpy.data.materials.new(mat_name)
+        if compat.material_needs_use_nodes(self.version):
+            material.use_nodes = True
+        material.diffuse_color = rgba  # the viewport / Workbench colour
+        material.metallic = metal
+        material.roughness = rough
+        bsdf = _principled(material)
+        if bsdf is not None:
+            inputs = compat.principled_inputs(self.version)
+            bsdf.inputs[inputs["base_color"]].default_value = rgba
+            bsdf.inputs[inputs["metallic"]].default_value = metal
+            bsdf.inputs[inputs["roughness"]].default_value = rough
+            bsdf.inputs[inputs["alpha"]].default_value = rgba[3]
+            if emission is not None:
+                bsdf.inputs[inputs["emission_color"]].default_value = emission
+            bsdf.inputs[inputs["emission_strength"]].default_value = strength
+        return material_info(material, self.version)
+
+    def material_apply(self, object: str, material: str, slot: Any = None) -> dict[str, Any]:  # noqa: A002
+        """Put a material in a slot of an object (default: slot 0, added if the object has none)."""
+        index = p.integer("slot", slot, minimum=0, maximum=255) if slot is not None else 0
+        obj = find_object(object, "object")
+        mat = find_material(material)
+        if obj.data is None or not hasattr(obj.data, "materials"):
+            raise InvalidParams.for_field("object", f"a {obj.type} object cannot have materials")
+        slots = obj.data.materials
+        if index < len(slots):
+            slots[index] = mat
+        elif index == len(slots):
+            slots.append(mat)
+        else:
+            raise InvalidParams.for_field("slot", f"must be <= {len(slots)} (the object has {len(slots)} slots)")
+        self.hub.object_event("object.changed", obj, what="material", material=mat.name, slot=index)
+        return object_info(obj)
+
+    def material_list(self) -> dict[str, Any]:
+        """All materials of the file."""
+        return {"materials": [material_info(m, self.version) for m in bpy.data.materials]}
+
+
+def material_info(material: Any, version: compat.Version) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "name": material.name,
+        "color": [round(c, 6) for c in material.diffuse_color],
+        "metallic": round(material.metallic, 6),
+        "roughness": round(material.roughness, 6),
+        "users": material.users,
+    }
+    bsdf = _principled(material)
+    if bsdf is not None:
+        inputs = compat.principled_inputs(version)
+        info["color"] = [round(c, 6) for c in bsdf.inputs[inputs["base_color"]].default_value]
+        info["metallic"] = round(bsdf.inputs[inputs["metallic"]].default_value, 6)
+        info["roughness"] = round(bsdf.inputs[inputs["roughness"]].default_value, 6)
+        info["emission_color"] = [round(c, 6) for c in bsdf.inputs[inputs["emission_color"]].default_value]
+        info["emission_strength"] = round(bsdf.inputs[inputs["emission_strength"]].default_value, 6)
+    return info
+
+
+def _principled(material: Any) -> Any:
+    tree = material.node_tree
+    if tree is None:
+        return None
+    for node in tree.nodes:
+        if node.type == "BSDF_PRINCIPLED":
+            return node
+    return None
+
+
+def _fill_bmesh(bm: Any, kind: str, s: dict[str, Any]) -> None:
+    """The same geometry as Blender's Add > Mesh menu (bmesh ops the operators use)."""
+    ops = bmesh.ops
+    if kind == "cube":
+        ops.create_cube(bm, size=s["size"], calc_uvs=True)
+    elif kind == "plane":
+        ops.create_grid(bm, x_segments=1, y_segments=1, size=s["size"] / 2.0, calc_uvs=True)
+    elif kind == "sphere":
+        ops.create_uvsphere(bm, u_segments=s["segments"], v_segments=s["rings"], radius=s["radius"], calc_uvs=True)
+    elif kind == "cylinder":
+        ops.create_cone(
+            bm,
+            cap_ends=True,
+            cap_tris=False,
+            segments=s["vertices"],
+            radius1=s["radius"],
+            radius2=s["radius"],
+            depth=s["depth"],
+            calc_uvs=True,
+        )
+    elif kind == "cone":
+        ops.create_cone(
+            bm,
+            cap_ends=True,
+            cap_tris=False,
+            segments=s["vertices"],
+            radius1=s["radius1"],
+            radius2=s["radius2"],
+            depth=s["depth"],
+            calc_uvs=True,
+        )
+    else:  # pragma: no cover - guarded by specs.primitive_type
+        raise InvalidParams.for_field("type", kind)
+
+
+def _fill_torus(mesh: Any, s: dict[str, Any]) -> None:
+    """A torus in the XY plane around Z (bmesh has no torus op; this matches Add > Torus)."""
+    major, minor = s["major_radius"], s["minor_radius"]
+    n_major, n_minor = s["major_segments"], s["minor_segments"]
+    verts = []
+    for i in range(n_major):
+        theta = 2.0 * math.pi * i / n_major
+        ct, st = math.cos(theta), math.sin(theta)
+        for j in range(n_minor):
+            phi = 2.0 * math.pi * j / n_minor
+            r = major + minor * math.cos(phi)
+            verts.append((r * ct, r * st, minor * math.sin(phi)))
+    faces = []
+    for i in range(n_major):
+        i2 = (i + 1) % n_major
+        for j in range(n_minor):
+            j2 = (j + 1) % n_minor
+            faces.append((i * n_minor + j, i2 * n_minor + j, i2 * n_minor + j2, i * n_minor + j2))
+    mesh.from_pydata(verts, [], faces)
+    mesh.uv_layers.new(name="UVMap")
+    mesh.update()

@@ -1,0 +1,83 @@
+"""The version tables and validators that need no Blender (compat.py, specs.py)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bridge3d.blender import compat, specs
+from bridge3d.rpc.errors import InvalidParams, Unsupported
+
+
+@pytest.mark.parametrize(
+    ("version", "eevee"),
+    [
+        ((3, 4, 1), "BLENDER_EEVEE"),
+        ((4, 1, 0), "BLENDER_EEVEE"),
+        ((4, 2, 0), "BLENDER_EEVEE_NEXT"),
+        ((4, 5, 3), "BLENDER_EEVEE_NEXT"),
+        ((5, 0, 1), "BLENDER_EEVEE"),
+    ],
+)
+def test_eevee_engine_id(version: compat.Version, eevee: str) -> None:
+    assert compat.engine_id("EEVEE", version) == eevee
+    assert compat.engine_name(eevee) == "EEVEE"
+    assert compat.engine_id("CYCLES", version) == "CYCLES"
+    assert compat.engine_id("WORKBENCH", version) == "BLENDER_WORKBENCH"
+
+
+def test_principled_input_names() -> None:
+    assert compat.principled_inputs((3, 4, 1))["emission_color"] == "Emission"
+    assert compat.principled_inputs((3, 4, 1))["specular"] == "Specular"
+    assert compat.principled_inputs((4, 0, 0))["emission_color"] == "Emission Color"
+    assert compat.principled_inputs((5, 0, 1))["specular"] == "Specular IOR Level"
+    assert compat.material_needs_use_nodes((4, 5, 0)) and not compat.material_needs_use_nodes((5, 0, 0))
+
+
+@pytest.mark.parametrize(
+    ("fmt", "version", "op", "selection"),
+    [
+        ("STL", (3, 4, 1), "export_mesh.stl", "use_selection"),
+        ("STL", (4, 1, 0), "wm.stl_export", "export_selected_objects"),
+        ("PLY", (3, 5, 0), "export_mesh.ply", "use_selection"),
+        ("PLY", (3, 6, 0), "wm.ply_export", "export_selected_objects"),
+        ("OBJ", (3, 4, 1), "wm.obj_export", "export_selected_objects"),
+        ("USD", (5, 0, 1), "wm.usd_export", "selected_objects_only"),
+        ("FBX", (4, 2, 0), "export_scene.fbx", "use_selection"),
+        ("GLB", (3, 4, 1), "export_scene.gltf", "use_selection"),
+    ],
+)
+def test_exporter_table(fmt: str, version: compat.Version, op: str, selection: str) -> None:
+    io = compat.exporter(fmt, version)
+    assert io is not None and io.op == op and io.selection_kw == selection
+    assert compat.exporter("BLEND", version) is None and compat.importer("BLEND", version) is None
+
+
+def test_importer_table_and_extensions() -> None:
+    assert compat.importer("STL", (3, 4, 1)).op == "import_mesh.stl"
+    assert compat.importer("STL", (5, 0, 1)).op == "wm.stl_import"
+    assert compat.importer("PLY", (3, 4, 1)).op == "import_mesh.ply"
+    gltf = compat.exporter("GLTF", (5, 0, 0))
+    assert gltf is not None and gltf.kwargs == {"export_format": "GLTF_SEPARATE"}
+    assert compat.format_from_extension("A.GLB") == "GLB"
+    assert compat.format_from_extension("scene.usda") == "USD"
+    assert compat.format_from_extension("notes.txt") is None
+
+
+def test_specs_validators() -> None:
+    assert specs.primitive_params("cube", {}) == {"size": 2.0}
+    assert specs.primitive_params("cone", {"radius2": 0.5})["radius2"] == 0.5
+    with pytest.raises(InvalidParams):
+        specs.primitive_params("cube", {"size": math.nan})
+    with pytest.raises(Unsupported):
+        specs.primitive_type("teapot")
+    assert specs.engine("blender_eevee_next") == "EEVEE"
+    with pytest.raises(Unsupported):
+        specs.engine("LUXCORE")
+    assert specs.image_format("jpg") == "JPEG"
+    assert specs.rotation_degrees([180, 0, 90]) == pytest.approx((math.pi, 0, math.pi / 2))
+    with pytest.raises(InvalidParams):
+        specs.render_output_name("frame_##")
+    with pytest.raises(InvalidParams):
+        specs.resolution([1, 0])
