@@ -29,7 +29,7 @@ METHOD = "test.noop"  # runs through the main-thread pump, like every applicatio
 
 def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def call_with_new_connection(port: int, request_id: int) -> None:
@@ -97,8 +97,16 @@ def main() -> None:
         for concurrency in sorted({1, args.concurrency}):
             for label, runner in (("pooled persistent", pooled), ("new TCP connection per call", per_call)):
                 latencies, elapsed = asyncio.run(runner(port, args.calls, concurrency))
-                rows.append((label, concurrency, len(latencies), percentile(latencies, 0.5) * 1e3,
-                             percentile(latencies, 0.99) * 1e3, len(latencies) / elapsed))
+                rows.append(
+                    (
+                        label,
+                        concurrency,
+                        len(latencies),
+                        percentile(latencies, 0.5) * 1e3,
+                        percentile(latencies, 0.99) * 1e3,
+                        len(latencies) / elapsed,
+                    )
+                )
         print(f"\nno-op round trip ({METHOD} through the main-thread pump), {args.calls} calls per row")
         print(f"{'client':<30} {'tasks':>5} {'calls':>6} {'p50 ms':>8} {'p99 ms':>8} {'calls/s':>9}")
         for label, concurrency, count, p50, p99, rate in rows:

@@ -40,9 +40,11 @@ stamp=.venv/.bridge3d-requirements.sha256
 wanted=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   say "installing Python packages from requirements.txt (bpy alone is ~370 MB the first time)"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -r requirements.txt
-  .venv/bin/python -m pip install -q --no-deps -e .
+  # This machine's pip config may name local index folders that do not exist; pip warns once per package.
+  quiet_pip() { .venv/bin/python -m pip install -q "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }; }
+  quiet_pip --upgrade pip
+  quiet_pip -r requirements.txt
+  quiet_pip --no-deps -e .
   echo "$wanted" > "$stamp"
 else
   say "Python packages up to date (.venv)"
