@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from backends import Backend, free_port
+from backends import Backend, free_port, stop_process
 
 
 @dataclass
@@ -21,13 +21,7 @@ class Gateway:
     log_path: Path
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

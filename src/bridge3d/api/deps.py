@@ -11,12 +11,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from .clients.blender_client import BlenderClient
 from .clients.freecad_client import FreeCADClient
 from .config import Settings, get_settings
-from .errors import ExecutionDisabledError, GatewayError
-
-
-class UnauthorizedError(GatewayError):
-    status_code = 401
-    code = "UNAUTHORIZED"
+from .errors import ExecutionDisabledError, UnauthorizedError
 
 
 def settings_dependency(request: Request) -> Settings:

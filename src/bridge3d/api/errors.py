@@ -82,6 +82,8 @@ class ExecutionDisabledError(GatewayError):
 
 
 class LimitExceededError(GatewayError):
+    """A request or upload is larger than a configured limit (the limit is named in details)."""
+
     status_code = 413
     code = "LIMIT_EXCEEDED"
 
@@ -91,3 +93,22 @@ class ParamLimitError(GatewayError):
 
     status_code = 422
     code = "LIMIT_EXCEEDED"
+
+
+class BadUploadError(GatewayError):
+    """An upload whose file type the endpoint does not accept."""
+
+    status_code = 422
+    code = "INVALID_UPLOAD"
+
+
+class OperationMismatchError(GatewayError):
+    """A body field contradicts the URL (e.g. `operation` on /boolean/union)."""
+
+    status_code = 422
+    code = "VALIDATION_ERROR"
+
+
+class UnauthorizedError(GatewayError):
+    status_code = 401
+    code = "UNAUTHORIZED"

@@ -12,7 +12,14 @@ from fastapi.responses import StreamingResponse
 
 from .clients.base_client import BaseSocketClient
 from .config import Settings
-from .errors import BackendTimeoutError, ExecutionDisabledError, GatewayError, ParamLimitError
+from .errors import (
+    BackendTimeoutError,
+    BadUploadError,
+    ExecutionDisabledError,
+    GatewayError,
+    LimitExceededError,
+    ParamLimitError,
+)
 from .models.rendering import RenderParams
 from .models.responses import CreatedObject, FileInfo, ObjectInfo
 
@@ -81,7 +88,7 @@ async def upload(client: BaseSocketClient, upload_file: UploadFile, *, max_bytes
     while True:
         following = await upload_file.read(UPLOAD_CHUNK_BYTES) if chunk else b""
         if offset + len(chunk) > max_bytes:
-            raise UploadTooLargeError(f"The upload is larger than the {max_bytes}-byte limit", {"limit": max_bytes})
+            raise LimitExceededError(f"The upload is larger than the {max_bytes}-byte limit", {"limit": max_bytes})
         result: dict[str, Any] = await client.send_command(
             "file.write",
             {"name": name, "data": base64.b64encode(chunk).decode("ascii"), "offset": offset, "final": not following},
@@ -91,15 +98,6 @@ async def upload(client: BaseSocketClient, upload_file: UploadFile, *, max_bytes
             return result
         chunk = following
 
-
-class UploadTooLargeError(GatewayError):
-    status_code = 413
-    code = "UPLOAD_TOO_LARGE"
-
-
-class BadUploadError(GatewayError):
-    status_code = 422
-    code = "INVALID_UPLOAD"
 
 
 def check_extension(name: str | None, allowed: dict[str, str]) -> str:

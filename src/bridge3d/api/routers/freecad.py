@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, UploadFile
 
 from bridge3d.api import services
 from bridge3d.api.deps import FreeCADDep, SettingsDep, freecad_client
-from bridge3d.api.errors import GatewayError
+from bridge3d.api.errors import OperationMismatchError
 from bridge3d.api.models.boolean import BooleanParams
 from bridge3d.api.models.common import ObjectName
 from bridge3d.api.models.export import FreeCADExportParams
@@ -38,11 +38,6 @@ IMPORT_FORMATS = {
 }
 Created = APIResponse[CreatedObject]
 Result = APIResponse[dict[str, Any]]
-
-
-class OperationMismatchError(GatewayError):
-    status_code = 422
-    code = "VALIDATION_ERROR"
 
 
 def _placement(params: Placed) -> dict[str, Any]:
