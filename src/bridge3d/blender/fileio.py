@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,14 +89,23 @@ def selected_only(objects: list[Any]) -> Iterator[None]:
             view_layer.objects.active = active
 
 
-def _run(operator: Any, **kwargs: Any) -> None:
+def _run(operator: Any, *, reading: str | None = None, **kwargs: Any) -> None:
+    """Run an exporter/importer; when ``reading`` a user's file, a failure is that file's fault (InvalidParams)."""
     try:
         with context_override():
             result = operator(**kwargs)
     except RuntimeError as exc:
-        raise InternalError(f"Blender reported: {str(exc).strip()}", {"operator": operator.idname_py()}) from None
+        reason = _without_paths(str(exc).strip())
+        if reading is not None:
+            raise InvalidParams.for_field("name", f"Blender could not read {reading}: {reason}") from None
+        raise InternalError(f"Blender reported: {reason}", {"operator": operator.idname_py()}) from None
     if "FINISHED" not in result:
         raise InternalError(f"{operator.idname_py()} returned {sorted(result)}", {"operator": operator.idname_py()})
+
+
+def _without_paths(message: str) -> str:
+    """Blender's messages quote absolute paths; clients only ever see workspace file names."""
+    return re.sub(r"(/[^\s'\"]+/)+([^/\s'\"]+)", r"\2", message)
 
 
 class FileCommands:
@@ -149,7 +159,7 @@ class FileCommands:
             self._import_blend(path)
         else:
             operator = ensure_operator(io, fmt, compat.IMPORT_FORMATS)
-            _run(operator, filepath=str(path))
+            _run(operator, reading=path.name, filepath=str(path))
         created = sorted({o.name for o in sc.objects} - before)
         for obj_name in created[:MAX_IMPORT_EVENTS]:
             obj = sc.objects.get(obj_name)

@@ -113,7 +113,12 @@ class SceneCommands:
         path = self.workspace.existing(name)
         if not path.name.lower().endswith(".blend"):
             raise InvalidParams.for_field("name", "must be a .blend file")
-        bpy.ops.wm.open_mainfile(filepath=str(path), load_ui=False)
+        try:
+            bpy.ops.wm.open_mainfile(filepath=str(path), load_ui=False)
+        except RuntimeError:
+            raise InvalidParams.for_field(
+                "name", f"Blender could not open {path.name}: not a readable .blend file"
+            ) from None
         self.hub.touched.clear()
         info = self.scene_info()
         self.hub.publish("scene.opened", {"name": path.name, "object_count": info["object_count"]})

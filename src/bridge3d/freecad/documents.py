@@ -23,9 +23,8 @@ def list_documents(workspace: Workspace, document: str | None = None) -> dict[st
 def create_document(workspace: Workspace, name: str | None = None) -> dict[str, Any]:
     """A new, active document; FreeCAD makes the name unique ("Unnamed" -> "Unnamed1")."""
     requested = p.name("name", name) or "Unnamed"
-    doc = FreeCAD.newDocument(requested)
-    if doc.Name != requested and not requested.isidentifier():
-        doc.Label = requested
+    # The label must be given too: FreeCAD otherwise derives a unique *label* ("T11") from a taken one.
+    doc = FreeCAD.newDocument(requested, requested)
     enable_undo(doc)
     _activate(doc)
     return document_info(doc, workspace.root)

@@ -111,11 +111,8 @@ def _write(fmt: FileFormat, objects: list[Any], path: Path, tolerance: float | N
 
     if fmt.mesh:
         _mesh_of(objects, tolerance, angular_deg).write(str(path))
-    elif fmt.name == "STEP":
-        import Import
-
-        Import.export(objects, str(path))
-    elif fmt.name == "IGES":
+    elif fmt.name in ("STEP", "IGES"):
+        # Part.export writes each shape with its placement; Import.export drops it in headless 0.20.
         Part.export(objects, str(path))
     elif fmt.name == "BREP":
         shapes = [obj.Shape for obj in objects]

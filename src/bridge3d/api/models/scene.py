@@ -35,7 +35,13 @@ class CameraParams(Model):
 class LightParams(Model):
     type: Literal["POINT", "SUN", "SPOT", "AREA"] = "POINT"
     name: ObjectName | None = None
-    energy: float = Field(1000.0, ge=0, le=1e9, allow_inf_nan=False, description="W (sun: W/m²)")
+    energy: float | None = Field(
+        None,
+        ge=0,
+        le=1e9,
+        allow_inf_nan=False,
+        description="W (sun: W/m²); Blender's default for the type when omitted",
+    )
     color: Color = Field(default_factory=lambda: [1.0, 1.0, 1.0])
     location: Vector3 = Field(default_factory=lambda: [4.0, -4.0, 6.0])
     rotation: Vector3 | None = Field(None, description="Euler XYZ in degrees")

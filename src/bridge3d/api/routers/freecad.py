@@ -112,10 +112,10 @@ async def delete_object(client: FreeCADDep, name: ObjectName, document: Document
 
 @router.patch("/objects/{name}", name="transform_object", response_model=APIResponse[ObjectInfo])
 async def transform_object(
-    client: FreeCADDep, name: ObjectName, params: FreeCADTransformParams
+    client: FreeCADDep, name: ObjectName, params: FreeCADTransformParams, document: DocumentQuery = None
 ) -> APIResponse[ObjectInfo]:
-    """Set (or with `relative`, add to) an object's placement."""
-    payload = params.model_dump(exclude_none=True)
+    """Set (or with `relative`, add to) an object's placement; `document` may be given in the query or the body."""
+    payload = _with_document(params.model_dump(exclude_none=True), params.document or document)
     if "location" in payload:
         payload["position"] = payload.pop("location")
     result = await client.send_command("object.transform", {"name": name, **payload})
