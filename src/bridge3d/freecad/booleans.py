@@ -67,14 +67,7 @@ def union(
     objects: list[str], name: str | None = None, keep_inputs: bool = False, document: str | None = None
 ) -> dict[str, Any]:
     """Fuse 2+ solids into a Part::MultiFuse feature."""
-    keep = _keep(keep_inputs)
-    requested = p.name("name", name)
-    doc = find_document(document)
-    operands = _operands(doc, objects)
-    with transaction(doc, "Union"):
-        result = doc.addObject("Part::MultiFuse", requested or "Fusion")
-        result.Shapes = operands
-        return _finish(doc, result, operands, keep, "union")
+    return _combine("Part::MultiFuse", "Fusion", "Union", "union", objects, name, keep_inputs, document)
 
 
 def subtract(
@@ -99,11 +92,25 @@ def intersect(
     objects: list[str], name: str | None = None, keep_inputs: bool = False, document: str | None = None
 ) -> dict[str, Any]:
     """The common volume of 2+ solids as a Part::MultiCommon feature."""
+    return _combine("Part::MultiCommon", "Common", "Intersect", "intersection", objects, name, keep_inputs, document)
+
+
+def _combine(
+    type_id: str,
+    default_name: str,
+    transaction_name: str,
+    operation: str,
+    objects: list[str],
+    name: str | None,
+    keep_inputs: bool,
+    document: str | None,
+) -> dict[str, Any]:
+    """A multi-operand boolean feature (MultiFuse / MultiCommon) over 2+ solids."""
     keep = _keep(keep_inputs)
     requested = p.name("name", name)
     doc = find_document(document)
     operands = _operands(doc, objects)
-    with transaction(doc, "Intersect"):
-        result = doc.addObject("Part::MultiCommon", requested or "Common")
+    with transaction(doc, transaction_name):
+        result = doc.addObject(type_id, requested or default_name)
         result.Shapes = operands
-        return _finish(doc, result, operands, keep, "intersection")
+        return _finish(doc, result, operands, keep, operation)
