@@ -177,17 +177,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         started = time.perf_counter()
         try:
             response = await call_next(request)
+            response.headers["X-Request-ID"] = request_id
+            logger.info(
+                "%s %s -> %d in %.1f ms",
+                request.method,
+                request.url.path,
+                response.status_code,
+                (time.perf_counter() - started) * 1000,
+            )
+            return response
         finally:
             request_id_var.reset(token)
-        response.headers["X-Request-ID"] = request_id
-        logger.debug(
-            "%s %s -> %d in %.1f ms",
-            request.method,
-            request.url.path,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-        )
-        return response
 
     install_error_handlers(app)
     app.include_router(health.router, responses=ERROR_RESPONSES)

@@ -34,7 +34,8 @@ def cmd_api(args: argparse.Namespace) -> int:
             f"refusing to serve on {host} without an API key: set BRIDGE3D_API_KEY (or bind 127.0.0.1)", file=sys.stderr
         )
         return 2
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    # Our middleware logs each request with its request id, so uvicorn's own access log is off.
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
     return 0
 
 
