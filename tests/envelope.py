@@ -24,3 +24,15 @@ def error(response: httpx.Response, status: int, code: str | None = None) -> dic
     if code is not None:
         assert body["error"]["code"] == code, body
     return dict(body["error"])
+
+
+def download(api: httpx.Client, url: str) -> bytes:
+    """GET a file URL from a result; assert 200 and return the bytes."""
+    response = api.get(url)
+    assert response.status_code == 200, response.text
+    return response.content
+
+
+def field_names(err: dict[str, Any]) -> set[str]:
+    """The fields a validation error envelope names."""
+    return {e["field"] for e in err["details"]["errors"]}

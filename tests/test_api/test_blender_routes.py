@@ -23,7 +23,7 @@ from PIL import Image
 from backends import Backend
 from bridge3d.rpc import RpcClient
 from bridge3d.rpc.errors import NotFound
-from envelope import error, ok
+from envelope import download, error, field_names, ok
 
 BASE = "/api/v1/blender"
 
@@ -48,16 +48,6 @@ def create(api: httpx.Client, kind: str, **body: Any) -> dict[str, Any]:
     """POST a primitive; assert 201 and return the CreatedObject."""
     created: dict[str, Any] = ok(post(api, f"/primitives/{kind}", body), 201)
     return created
-
-
-def download(api: httpx.Client, url: str) -> bytes:
-    response = api.get(url)
-    assert response.status_code == 200, response.text
-    return response.content
-
-
-def field_names(err: dict[str, Any]) -> set[str]:
-    return {e["field"] for e in err["details"]["errors"]}
 
 
 def exists(host: RpcClient, name: str) -> bool:

@@ -23,7 +23,7 @@ import trimesh
 from backends import Backend
 from bridge3d.rpc import RpcClient
 from bridge3d.rpc.errors import NotFound
-from envelope import error, ok
+from envelope import download, error, field_names, ok
 
 BASE = "/api/v1/freecad"
 PI = math.pi
@@ -82,16 +82,6 @@ def get(host: RpcClient, name: str, document: str) -> dict[str, Any]:
 def count(host: RpcClient, document: str) -> int:
     total: int = host.call("object.list", {"document": document, "limit": 1})["total"]
     return total
-
-
-def download(api: httpx.Client, url: str) -> bytes:
-    response = api.get(url)
-    assert response.status_code == 200, response.text
-    return response.content
-
-
-def field_names(err: dict[str, Any]) -> set[str]:
-    return {e["field"] for e in err["details"]["errors"]}
 
 
 def close(a: float, b: float, rel: float = 1e-6) -> bool:

@@ -35,6 +35,7 @@ FreeCAD.Console.PrintMessage("bridge3d gui test: starting server\\n")
 FreeCADGui.runCommand("Bridge3D_Start")
 """
 
+
 def load_mesh(path: Path) -> trimesh.Trimesh:
     mesh = trimesh.load(path, force="mesh")
     assert isinstance(mesh, trimesh.Trimesh)

@@ -99,7 +99,6 @@ async def upload(client: BaseSocketClient, upload_file: UploadFile, *, max_bytes
         chunk = following
 
 
-
 def check_extension(name: str | None, allowed: dict[str, str]) -> str:
     """The format for an upload's extension, or a 422 naming the accepted ones."""
     suffix = "." + (name or "").rsplit(".", 1)[-1].lower() if name and "." in name else ""

@@ -149,7 +149,7 @@ class FileCommands:
         if format is None:
             fmt = compat.format_from_extension(path.name)
             if fmt is None:
-                raise specs.unsupported("format", Path(path.name).suffix or path.name, compat.IMPORT_FORMATS)
+                raise p.unsupported("format", Path(path.name).suffix or path.name, compat.IMPORT_FORMATS)
         else:
             fmt = specs.file_format(format, compat.IMPORT_FORMATS)
         sc = scene()

@@ -230,25 +230,16 @@ def _fill_bmesh(bm: Any, kind: str, s: dict[str, Any]) -> None:
         ops.create_grid(bm, x_segments=1, y_segments=1, size=s["size"] / 2.0, calc_uvs=True)
     elif kind == "sphere":
         ops.create_uvsphere(bm, u_segments=s["segments"], v_segments=s["rings"], radius=s["radius"], calc_uvs=True)
-    elif kind == "cylinder":
+    elif kind in ("cylinder", "cone"):
+        # A cylinder is a cone whose two radii are equal, exactly as Blender's Add > Mesh builds it.
+        radius1, radius2 = (s["radius"], s["radius"]) if kind == "cylinder" else (s["radius1"], s["radius2"])
         ops.create_cone(
             bm,
             cap_ends=True,
             cap_tris=False,
             segments=s["vertices"],
-            radius1=s["radius"],
-            radius2=s["radius"],
-            depth=s["depth"],
-            calc_uvs=True,
-        )
-    elif kind == "cone":
-        ops.create_cone(
-            bm,
-            cap_ends=True,
-            cap_tris=False,
-            segments=s["vertices"],
-            radius1=s["radius1"],
-            radius2=s["radius2"],
+            radius1=radius1,
+            radius2=radius2,
             depth=s["depth"],
             calc_uvs=True,
         )

@@ -240,7 +240,7 @@ class SceneCommands:
         try:
             render.engine = engine_id
         except TypeError:
-            raise specs.unsupported("engine", engine, compat.ENGINES) from None
+            raise p.unsupported("engine", engine, compat.ENGINES) from None
         try:
             render.resolution_x, render.resolution_y, render.resolution_percentage = width, height, 100
             settings.file_format = file_format

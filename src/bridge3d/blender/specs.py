@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from ..rpc import params as p
-from ..rpc.errors import InvalidParams, Unsupported
+from ..rpc.errors import InvalidParams
 from . import compat
 
 MAX_SIZE = 1.0e6  # metres (Blender units); anything larger is almost surely a client bug
@@ -49,20 +49,8 @@ DEFAULT_LIGHT_ENERGY = {"POINT": 1000.0, "SUN": 1.0, "SPOT": 1000.0, "AREA": 100
 MAX_LIGHT_ENERGY = 1.0e9
 
 
-def unsupported(field: str, value: Any, supported: tuple[str, ...] | list[str]) -> Unsupported:
-    return Unsupported(
-        f"{field}: {value!r} is not supported (supported: {', '.join(supported)})",
-        {"field": field, "value": value, "supported": list(supported)},
-    )
-
-
 def primitive_type(value: Any) -> str:
-    if not isinstance(value, str):
-        raise InvalidParams.for_field("type", f"must be one of {', '.join(PRIMITIVE_TYPES)}")
-    lower = value.lower()
-    if lower not in PRIMITIVE_TYPES:
-        raise unsupported("type", value, PRIMITIVE_TYPES)
-    return lower
+    return p.supported_choice("type", value, PRIMITIVE_TYPES)
 
 
 def primitive_params(kind: str, extra: dict[str, Any]) -> dict[str, float | int]:
@@ -122,24 +110,13 @@ def paging(offset: Any, limit: Any) -> tuple[int, int]:
 
 
 def engine(value: Any) -> str:
-    if not isinstance(value, str):
-        raise InvalidParams.for_field("engine", f"must be one of {', '.join(compat.ENGINES)}")
-    upper = value.upper()
     aliases = {"BLENDER_EEVEE": "EEVEE", "BLENDER_EEVEE_NEXT": "EEVEE", "BLENDER_WORKBENCH": "WORKBENCH"}
-    upper = aliases.get(upper, upper)
-    if upper not in compat.ENGINES:
-        raise unsupported("engine", value, compat.ENGINES)
-    return upper
+    return p.supported_choice("engine", value, compat.ENGINES, aliases=aliases)
 
 
 def image_format(value: Any) -> str:
-    if not isinstance(value, str):
-        raise InvalidParams.for_field("format", f"must be one of {', '.join(compat.IMAGE_FORMATS)}")
-    upper = value.upper()
-    upper = {"JPG": "JPEG", "EXR": "OPEN_EXR", "TIF": "TIFF"}.get(upper, upper)
-    if upper not in compat.IMAGE_FORMATS:
-        raise unsupported("format", value, tuple(compat.IMAGE_FORMATS))
-    return upper
+    aliases = {"JPG": "JPEG", "EXR": "OPEN_EXR", "TIF": "TIFF"}
+    return p.supported_choice("format", value, tuple(compat.IMAGE_FORMATS), aliases=aliases)
 
 
 def resolution(value: Any) -> tuple[int, int]:
@@ -151,12 +128,7 @@ def resolution(value: Any) -> tuple[int, int]:
 
 
 def file_format(value: Any, formats: tuple[str, ...], field: str = "format") -> str:
-    if not isinstance(value, str):
-        raise InvalidParams.for_field(field, f"must be one of {', '.join(formats)}")
-    upper = value.upper().lstrip(".")
-    if upper not in formats:
-        raise unsupported(field, value, formats)
-    return upper
+    return p.supported_choice(field, value.lstrip(".") if isinstance(value, str) else value, formats)
 
 
 def render_output_name(value: Any) -> Any:
@@ -167,9 +139,4 @@ def render_output_name(value: Any) -> Any:
 
 
 def light_type(value: Any) -> str:
-    if not isinstance(value, str):
-        raise InvalidParams.for_field("type", f"must be one of {', '.join(LIGHT_TYPES)}")
-    upper = value.upper()
-    if upper not in LIGHT_TYPES:
-        raise unsupported("type", value, LIGHT_TYPES)
-    return upper
+    return p.supported_choice("type", value, LIGHT_TYPES)

@@ -83,24 +83,24 @@ def open_document(workspace: Workspace, name: str) -> dict[str, Any]:
 
 def undo(workspace: Workspace, document: str | None = None) -> dict[str, Any]:
     """Undo the last transaction (every mutating command is one)."""
-    doc = find_document(document)
-    if not doc.UndoCount:
-        raise InvalidParams.for_field("document", f"{doc.Name!r} has nothing to undo")
-    step = doc.UndoNames[0]
-    doc.undo()
-    doc.recompute()
-    return {**document_info(doc, workspace.root), "undone": step}
+    return _history_step(workspace, document, "undo")
 
 
 def redo(workspace: Workspace, document: str | None = None) -> dict[str, Any]:
     """Redo the last undone transaction."""
+    return _history_step(workspace, document, "redo")
+
+
+def _history_step(workspace: Workspace, document: str | None, direction: str) -> dict[str, Any]:
     doc = find_document(document)
-    if not doc.RedoCount:
-        raise InvalidParams.for_field("document", f"{doc.Name!r} has nothing to redo")
-    step = doc.RedoNames[0]
-    doc.redo()
+    count, names = (doc.UndoCount, doc.UndoNames) if direction == "undo" else (doc.RedoCount, doc.RedoNames)
+    if not count:
+        raise InvalidParams.for_field("document", f"{doc.Name!r} has nothing to {direction}")
+    step = names[0]
+    getattr(doc, direction)()
     doc.recompute()
-    return {**document_info(doc, workspace.root), "redone": step}
+    done_key = {"undo": "undone", "redo": "redone"}[direction]
+    return {**document_info(doc, workspace.root), done_key: step}
 
 
 def _activate(doc: Any) -> None:

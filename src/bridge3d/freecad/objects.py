@@ -41,7 +41,10 @@ def create_primitive(
 
 
 def list_objects(
-    offset: int = 0, limit: int = 100, type: str | None = None, document: str | None = None  # noqa: A002
+    offset: int = 0,
+    limit: int = 100,
+    type: str | None = None,  # noqa: A002 - JSON parameter name
+    document: str | None = None,
 ) -> dict[str, Any]:
     """Objects of a document in creation order, paged; ``type`` filters by TypeId or its short name."""
     start, count = page(offset, limit)

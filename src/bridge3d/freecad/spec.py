@@ -13,7 +13,7 @@ from pathlib import PurePath
 from typing import Any
 
 from ..rpc import params as p
-from ..rpc.errors import InvalidParams, Unsupported
+from ..rpc.errors import InvalidParams
 
 # Largest length accepted for a primitive dimension, in mm (1 km). OpenCASCADE's
 # tolerances are absolute (1e-7 mm), so absurd sizes only produce broken shapes.
@@ -155,16 +155,9 @@ IMPORT_FORMATS = [f.name for f in FORMATS.values() if f.import_]
 DOCUMENT_EXTENSION = ".FCStd"
 
 
-def _unsupported(field: str, value: Any, supported: Sequence[str]) -> Unsupported:
-    return Unsupported(
-        f"{field}: {value!r} is not supported (supported: {', '.join(supported)})",
-        {"field": field, "value": value, "supported": list(supported)},
-    )
-
-
 def export_format(value: Any) -> FileFormat:
     if not isinstance(value, str) or value.upper() not in FORMATS or not FORMATS[value.upper()].export:
-        raise _unsupported("format", value, EXPORT_FORMATS)
+        raise p.unsupported("format", value, EXPORT_FORMATS)
     return FORMATS[value.upper()]
 
 
@@ -172,13 +165,13 @@ def import_format(value: Any, file_name: str) -> FileFormat:
     """The format named by ``value``, or guessed from the file's extension."""
     if value is not None:
         if not isinstance(value, str) or value.upper() not in FORMATS or not FORMATS[value.upper()].import_:
-            raise _unsupported("format", value, IMPORT_FORMATS)
+            raise p.unsupported("format", value, IMPORT_FORMATS)
         return FORMATS[value.upper()]
     suffix = PurePath(file_name).suffix.lower()
     for fmt in FORMATS.values():
         if fmt.import_ and suffix in fmt.extensions:
             return fmt
-    raise _unsupported("format", suffix or file_name, IMPORT_FORMATS)
+    raise p.unsupported("format", suffix or file_name, IMPORT_FORMATS)
 
 
 def output_file_name(output: Any, default_stem: str, fmt: FileFormat) -> str | None:

@@ -7,10 +7,10 @@ value never reaches bpy or FreeCAD.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import InvalidParams
+from .errors import InvalidParams, Unsupported
 
 
 def number(
@@ -89,13 +89,29 @@ def name(field: str, value: Any, *, required: bool = False) -> str | None:
     return value
 
 
-def choice(field: str, value: Any, options: Sequence[str], *, case_insensitive: bool = True) -> str:
+def unsupported(field: str, value: Any, supported: Sequence[str]) -> Unsupported:
+    """The error for a well-formed value this application (version) does not offer."""
+    return Unsupported(
+        f"{field}: {value!r} is not supported (supported: {', '.join(supported)})",
+        {"field": field, "value": value, "supported": list(supported)},
+    )
+
+
+def supported_choice(
+    field: str, value: Any, options: Sequence[str], *, aliases: Mapping[str, str] | None = None
+) -> str:
+    """The option ``value`` names, case-insensitively (or through an alias).
+
+    A non-string is InvalidParams; an unknown name is Unsupported, listing the options.
+    """
     if not isinstance(value, str):
         raise InvalidParams.for_field(field, f"must be one of {', '.join(options)}")
+    key = value.upper()
+    key = (aliases or {}).get(key, key).upper()
     for option in options:
-        if value == option or (case_insensitive and value.lower() == option.lower()):
+        if option.upper() == key:
             return option
-    raise InvalidParams.for_field(field, f"must be one of {', '.join(options)}")
+    raise unsupported(field, value, options)
 
 
 def string_list(field: str, value: Any, *, allow_empty: bool = False) -> list[str]:
