@@ -12,7 +12,7 @@ import mathutils
 from ..rpc.dispatcher import Registry
 from ..rpc.execution import run_user_code
 from ..rpc.server import HostServer
-from ..rpc.workspace import DEFAULT_CHUNK_BYTES, Workspace
+from ..rpc.workspace import Workspace
 from .events import EventHub
 from .fileio import FileCommands
 from .objects import ObjectCommands
@@ -63,22 +63,6 @@ def build_registry(workspace: Workspace, server: HostServer | None) -> Registry:
                 except Exception:
                     logger.debug("view_layer.update() after code.execute failed", exc_info=True)
 
-    def file_read(name: str, offset: int = 0, length: int = DEFAULT_CHUNK_BYTES) -> dict[str, Any]:
-        """Read a chunk of a workspace file (base64)."""
-        return workspace.read_chunk(name, offset, length)
-
-    def file_write(name: str, data: str, offset: int = 0, final: bool = True) -> dict[str, Any]:
-        """Write (upload) a chunk of a workspace file (base64)."""
-        return workspace.write_chunk(name, data, offset, final)
-
-    def file_list() -> dict[str, Any]:
-        """Files in the workspace."""
-        return {"files": workspace.list_files()}
-
-    def file_delete(name: str) -> dict[str, Any]:
-        """Delete a workspace file."""
-        return workspace.delete(name)
-
     registry = Registry()
     add = registry.add
     add("primitive.create", objects.primitive_create)
@@ -101,8 +85,5 @@ def build_registry(workspace: Workspace, server: HostServer | None) -> Registry:
     add("file.import", files.file_import)
     add("code.execute", code_execute, cancellable=True)
     # Workspace file IO touches no Blender data: it runs on the IO thread and answers during a render.
-    add("file.read", file_read, main_thread=False)
-    add("file.write", file_write, main_thread=False)
-    add("file.list", file_list, main_thread=False)
-    add("file.delete", file_delete, main_thread=False)
+    workspace.register_methods(registry)
     return registry

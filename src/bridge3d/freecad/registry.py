@@ -115,11 +115,7 @@ class FreeCADHost:
         add("file.export", functools.partial(files.export_file, ws))
         add("file.import", functools.partial(files.import_file, ws))
         add("code.execute", self.execute, cancellable=True)
-        # Plain workspace file IO touches no FreeCAD data: answered on the IO thread.
-        registry.add("file.read", ws.read_chunk, main_thread=False)
-        registry.add("file.write", ws.write_chunk, main_thread=False)
-        registry.add("file.list", lambda: {"files": ws.list_files()}, main_thread=False)
-        registry.add("file.delete", ws.delete, main_thread=False)
+        ws.register_methods(registry)
         return registry
 
 

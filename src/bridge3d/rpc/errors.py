@@ -26,8 +26,6 @@ USER_CODE_ERROR = -32005  # code sent to code.execute raised; traceback in data
 UNSUPPORTED = -32006  # format, engine or feature not available in this app version
 CANCELLED = -32007  # the call was interrupted by rpc.cancel
 
-SERVER_ERROR_RANGE = range(-32099, -32000 + 1)
-
 CODE_NAMES: dict[int, str] = {
     PARSE_ERROR: "PARSE_ERROR",
     INVALID_REQUEST: "INVALID_REQUEST",

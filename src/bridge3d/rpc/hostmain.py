@@ -62,7 +62,6 @@ def run_headless(
     default_port: int,
     app_version: str,
     build_registry: Callable[[Workspace, HostServer | None], Registry],
-    attach: Callable[[HostServer], Any] | None = None,
     argv: Sequence[str] | None = None,
 ) -> int:
     """Parse options, start the IO thread and run the pump on this (main) thread."""
@@ -84,8 +83,6 @@ def run_headless(
     )
     server = HostServer(Registry(), config)
     server.registry.update(build_registry(workspace, server))
-    if attach is not None:
-        attach(server)
     try:
         server.start()
     except OSError as exc:

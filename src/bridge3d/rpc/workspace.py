@@ -13,6 +13,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+from .dispatcher import Registry
 from .errors import InvalidParams, NotFound
 
 MAX_NAME_BYTES = 200
@@ -135,3 +136,17 @@ class Workspace:
         path = self.existing(name)
         path.unlink()
         return {"name": path.name, "deleted": True}
+
+    def register_methods(self, registry: Registry) -> None:
+        """file.read / file.write / file.list / file.delete, answered on the IO thread.
+
+        Plain file IO touches no application data, so these answer during a long render too.
+        """
+        registry.add("file.read", self.read_chunk, main_thread=False)
+        registry.add("file.write", self.write_chunk, main_thread=False)
+        registry.add("file.list", self.list_payload, main_thread=False)
+        registry.add("file.delete", self.delete, main_thread=False)
+
+    def list_payload(self) -> dict[str, Any]:
+        """Files in the workspace: {"files": [{"name", "size"}]}."""
+        return {"files": self.list_files()}

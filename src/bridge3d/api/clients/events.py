@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bridge3d.api.errors import BackendConnectionError, GatewayError
+from bridge3d.api.errors import GatewayError
 
 from .base_client import BaseSocketClient
 from .connection import Connection
@@ -86,7 +86,7 @@ class EventSubscription:
                         params = message.get("params")
                         if isinstance(params, dict):
                             self._emit(params)
-            except (BackendConnectionError, GatewayError) as exc:
+            except GatewayError as exc:  # connection lost, timeout, or a refused subscribe
                 self.connected.clear()
                 if self._connection is not None:
                     self._connection.close()
