@@ -1,26 +1,11 @@
 #!/usr/bin/env bash
-# Stop what scripts/start_all.sh started (by pid file only): SIGTERM, then SIGKILL after a grace period.
+# Stop what scripts/start_all.sh started, by the pid files in the state directory only (BRIDGE3D_STATE_DIR,
+# default .state/): the supervisor first (so it restarts nothing), then its services; SIGTERM, then SIGKILL
+# after BRIDGE3D_STOP_GRACE seconds (default 10). With nothing running it says so and exits 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STATE="${BRIDGE3D_STATE_DIR:-$(pwd)/.state}"
-GRACE="${BRIDGE3D_STOP_GRACE:-10}"
-say() { printf '\033[1m[stop]\033[0m %s\n' "$*"; }
-
-stopped=0
-for name in api blender freecad; do
-  pidfile="$STATE/$name.pid"
-  [ -f "$pidfile" ] || continue
-  pid=$(cat "$pidfile")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq $((GRACE * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-      say "$name (pid $pid) did not stop in ${GRACE} s; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    say "stopped $name (pid $pid)"
-    stopped=$((stopped + 1))
-  fi
-  rm -f "$pidfile"
-done
-[ "$stopped" -gt 0 ] || say "nothing was running"
+if [ ! -x .venv/bin/bridge3d ]; then
+  echo "nothing is running (bridge3d is not installed here yet)"
+  exit 0
+fi
+exec .venv/bin/bridge3d stop "$@"

@@ -1,23 +1,18 @@
-"""`bridge3d`: run the gateway and the host servers, check health, build the GUI add-ons."""
+"""`bridge3d`: run the gateway and the host servers (supervised), check health, stop, build the GUI add-ons.
+
+Heavy imports (uvicorn, FastAPI, pydantic) happen inside the commands, so `bridge3d blender` starts quickly.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
-import signal
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from bridge3d import __version__
-from bridge3d.rpc.hostmain import is_loopback
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -25,17 +20,26 @@ def cmd_api(args: argparse.Namespace) -> int:
 
     from bridge3d.api.config import Settings
     from bridge3d.api.main import create_app
+    from bridge3d.api.middleware import UnsafeBindError
 
     settings = Settings()
     host = args.host or settings.host
     port = args.port or settings.port
-    if not is_loopback(host) and settings.api_key is None:
-        print(
-            f"refusing to serve on {host} without an API key: set BRIDGE3D_API_KEY (or bind 127.0.0.1)", file=sys.stderr
-        )
+    settings = settings.model_copy(update={"host": host, "port": port})  # the gateway's checks see the real bind
+    try:
+        app = create_app(settings)
+    except UnsafeBindError as exc:
+        print(exc, file=sys.stderr)
         return 2
-    # Our middleware logs each request with its request id, so uvicorn's own access log is off.
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        access_log=False,  # our middleware logs each request with its request id
+        # Above our own WebSocket message limit, so an oversize message gets our error reply, not a 1009 close.
+        ws_max_size=max(16 * 1024 * 1024, 2 * settings.ws_max_message_bytes),
+    )
     return 0
 
 
@@ -45,31 +49,11 @@ def cmd_host(app: str, argv: Sequence[str]) -> int:
     return result
 
 
-def fetch_health(url: str, timeout: float) -> dict[str, Any]:
-    with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=timeout) as response:  # noqa: S310 - our URL
-        body: dict[str, Any] = json.load(response)
-    return body["result"]
-
-
 def cmd_health(args: argparse.Namespace) -> int:
     """Print a table of the gateway and both backends; exit 0 only when all are up."""
-    rows = [("service", "state", "version", "round trip")]
-    try:
-        started = time.perf_counter()
-        health = fetch_health(args.url, args.timeout)
-        rows.append(("gateway", "up", health["version"], f"{(time.perf_counter() - started) * 1000:.1f} ms"))
-        for name, backend in health["backends"].items():
-            state = ("busy" if backend.get("busy") else "up") if backend["reachable"] else "down"
-            trip = f"{backend['round_trip_ms']:.1f} ms" if backend.get("round_trip_ms") else "-"
-            rows.append((name, state, backend.get("app_version") or "-", trip))
-        healthy = health["status"] == "ok"
-    except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
-        rows.append(("gateway", "down", "-", str(getattr(exc, "reason", exc))[:40]))
-        healthy = False
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
-    return 0 if healthy else 1
+    from .health import print_health
+
+    return 0 if print_health(args.url, args.timeout) else 1
 
 
 def cmd_addon(args: argparse.Namespace) -> int:
@@ -80,45 +64,15 @@ def cmd_addon(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    """Run both host servers and the gateway in the foreground; restart a host server that exits."""
-    env = dict(os.environ)
-    commands = {
-        "blender": [sys.executable, "-m", "bridge3d.cli.main", "blender"],
-        "freecad": [sys.executable, "-m", "bridge3d.cli.main", "freecad"],
-        "api": [sys.executable, "-m", "bridge3d.cli.main", "api"],
-    }
-    processes = {name: subprocess.Popen(command, env=env) for name, command in commands.items()}
-    restarts: dict[str, list[float]] = {name: [] for name in commands}
-    stopping = False
+    from .stack import cmd_up as run_up
 
-    def stop(_signum: int, _frame: Any) -> None:
-        nonlocal stopping
-        stopping = True
+    return run_up(args.state_dir, args.detach)
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    while not stopping:
-        time.sleep(0.5)
-        for name, process in list(processes.items()):
-            if process.poll() is None or stopping:
-                continue
-            recent = [t for t in restarts[name] if time.monotonic() - t < 60]
-            if len(recent) >= 5:
-                print(f"{name} exited {len(recent)} times in a minute; giving up on it", file=sys.stderr)
-                continue
-            delay = min(2 ** len(recent) * 0.5, 10)
-            print(f"{name} exited with {process.returncode}; restarting in {delay:.1f} s", file=sys.stderr)
-            time.sleep(delay)
-            restarts[name] = [*recent, time.monotonic()]
-            processes[name] = subprocess.Popen(commands[name], env=env)
-    for process in processes.values():
-        process.terminate()
-    for process in processes.values():
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    return 0
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from .stack import cmd_stop as run_stop
+
+    return run_stop(args.state_dir, args.grace)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,13 +90,44 @@ def build_parser() -> argparse.ArgumentParser:
         host.add_argument("host_args", nargs=argparse.REMAINDER)
         host.set_defaults(handler=lambda args, app=app: cmd_host(app, args.host_args))
 
-    health = commands.add_parser("health", help="show the gateway's and backends' health (exit 1 if not all up)")
-    health.add_argument("--url", default=os.environ.get("BRIDGE3D_URL", "http://127.0.0.1:8000"))
-    health.add_argument("--timeout", type=float, default=5.0)
+    default_url = os.environ.get("BRIDGE3D_URL") or f"http://127.0.0.1:{os.environ.get('BRIDGE3D_PORT', '8000')}"
+    health = commands.add_parser(
+        "health",
+        help="table of the gateway and both backends (exit 0 when all are up, 1 otherwise)",
+        description="Show the gateway and both backends: up/down/busy, application version, round trip. "
+        "Exit code 0 when all are up (busy counts as up), 1 otherwise.",
+    )
+    health.add_argument("--url", default=default_url, help=f"the gateway (default BRIDGE3D_URL or {default_url})")
+    health.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the gateway (default 5)")
     health.set_defaults(handler=cmd_health)
 
-    up = commands.add_parser("up", help="run everything in the foreground; Ctrl-C stops all")
+    state_help = "state directory for pid files, logs and workspaces (default BRIDGE3D_STATE_DIR or .state)"
+    up = commands.add_parser(
+        "up",
+        help="run the gateway and both host servers, supervised; Ctrl-C stops all",
+        description="Start headless Blender, headless FreeCAD and the gateway with fresh host-server tokens, "
+        "restart a host server that exits, hangs or stays busy too long (BRIDGE3D_SUPERVISE_* settings), "
+        "and stop everything on Ctrl-C / SIGTERM. Logs and pid files go to the state directory.",
+    )
+    up.add_argument("--state-dir", help=state_help)
+    up.add_argument(
+        "--detach",
+        action="store_true",
+        help="run the supervisor in the background and return once /health is green (scripts/start_all.sh)",
+    )
     up.set_defaults(handler=cmd_up)
+
+    stop = commands.add_parser(
+        "stop",
+        help="stop what `bridge3d up` started (by pid file; SIGTERM, then SIGKILL after a grace period)",
+        description="Stop the supervisor first (so it restarts nothing), then any service it left, by the pids "
+        "recorded in the state directory only. Exit 0 also when nothing was running.",
+    )
+    stop.add_argument("--state-dir", help=state_help)
+    stop.add_argument(
+        "--grace", type=float, help="seconds between SIGTERM and SIGKILL (default BRIDGE3D_STOP_GRACE or 10)"
+    )
+    stop.set_defaults(handler=cmd_stop)
 
     addon = commands.add_parser("addon", help="GUI add-on packages")
     addon_commands = addon.add_subparsers(dest="addon_command", required=True)

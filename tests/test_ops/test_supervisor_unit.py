@@ -1,0 +1,253 @@
+"""The supervisor's rules against small fake host servers (tests/fake_host.py): backoff and the restart limit,
+start-up failures that name the service and its log, and the hang / busy decisions of HostMonitor."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backends import free_port
+from bridge3d.cli.state import StateDir, is_alive
+from bridge3d.cli.supervisor import (
+    HostEndpoint,
+    HostMonitor,
+    Service,
+    ServiceSpec,
+    ServiceState,
+    StartupError,
+    SupervisionPolicy,
+    Supervisor,
+)
+from bridge3d.rpc import RpcClient
+from bridge3d.rpc.errors import RpcError
+from fake_host import InProcessHost
+
+FAKE_HOST = Path(__file__).resolve().parents[1] / "fake_host.py"
+FAST = SupervisionPolicy(
+    ping_interval=0.1,
+    ping_timeout=0.5,
+    hang_timeout=1.0,
+    max_busy=0.5,
+    cancel_grace=0.3,
+    max_restarts=2,
+    restart_window=60,
+    backoff=0.1,
+    backoff_max=1.0,
+    start_timeout=15,
+    stop_grace=5,
+)
+
+
+def fake_host_spec(port: int, command: list[str] | None = None) -> ServiceSpec:
+    return ServiceSpec(
+        name="fake",
+        description="fake host server",
+        command=command or [sys.executable, str(FAKE_HOST), "--port", str(port)],
+        env=dict(os.environ),
+        endpoint=HostEndpoint("127.0.0.1", port, None),
+    )
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def restarted(service: Service, old_pid: int) -> bool:
+    return service.pid != old_pid and service.state is ServiceState.UP
+
+
+@pytest.fixture
+def events() -> list[tuple[str, dict[str, Any]]]:
+    return []
+
+
+@pytest.fixture
+def supervisor(tmp_path: Path, events: list[tuple[str, dict[str, Any]]]) -> Iterator[Supervisor]:
+    supervisor = Supervisor(
+        [fake_host_spec(free_port())], StateDir(tmp_path / "state"), FAST, on_event=lambda *e: events.append(e)
+    )
+    assert supervisor.acquire()
+    yield supervisor
+    supervisor.shutdown()
+    supervisor.release()
+
+
+def test_a_second_supervisor_on_the_same_state_directory_is_refused(tmp_path: Path) -> None:
+    first = Supervisor([], StateDir(tmp_path), FAST)
+    second = Supervisor([], StateDir(tmp_path), FAST)
+    assert first.acquire()
+    try:
+        assert not second.acquire()
+        assert StateDir(tmp_path).read_pid("supervisor") == os.getpid()
+    finally:
+        first.release()
+    assert second.acquire()
+    second.release()
+
+
+def test_restarts_back_off_and_stop_at_the_limit(
+    supervisor: Supervisor, events: list[tuple[str, dict[str, Any]]], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bridge3d.supervisor")
+    supervisor.start()
+    supervisor.watch()
+    service = supervisor.services["fake"]
+    state = supervisor.state_dir
+    for restart in (1, 2):
+        old_pid = service.pid
+        assert old_pid is not None and state.read_pid("fake") == old_pid
+        os.kill(old_pid, signal.SIGKILL)
+        wait_until(partial(restarted, service, old_pid))
+        assert service.restarts == restart and state.read_pid("fake") == service.pid
+        assert service.spec.endpoint is not None
+        with RpcClient("127.0.0.1", service.spec.endpoint.port, timeout=5) as client:
+            assert client.call("test.add", {"a": 1, "b": 2}) == 3
+    last_pid = service.pid
+    assert last_pid is not None
+    os.kill(last_pid, signal.SIGKILL)
+    wait_until(lambda: service.state is ServiceState.FAILED)
+
+    assert [topic for topic, _ in events] == [
+        "backend.down",
+        "backend.up",
+        "backend.down",
+        "backend.up",
+        "backend.down",
+        "backend.failed",
+    ]
+    assert all(data["reason"] == "exited with signal SIGKILL" for _, data in events)
+    # The delay doubles with each restart inside the window.
+    assert "restarting in 0.1 s (restart 1 within 60 s; at most 2)" in caplog.text
+    assert "restarting in 0.2 s (restart 2 within 60 s; at most 2)" in caplog.text
+    assert "2 restarts within 60 s; giving up" in caplog.text
+    time.sleep(0.5)
+    assert service.pid == last_pid and not is_alive(last_pid), "a failed service is not started again"
+    assert state.read_pid("fake") is None
+    status = state.read_json(state.status_file)["services"]["fake"]
+    assert status["state"] == "failed" and status["restarts"] == 2
+    assert status["last_reason"] == "exited with signal SIGKILL"
+
+
+def test_restart_delays_double_up_to_the_cap() -> None:
+    policy = SupervisionPolicy(backoff=0.5, backoff_max=3)
+    assert [policy.restart_delay(n) for n in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+
+
+def test_a_host_that_exits_during_start_up_is_named_with_its_log(tmp_path: Path) -> None:
+    crash = [sys.executable, "-c", "import sys; print('cannot start: no licence', flush=True); sys.exit(3)"]
+    state = StateDir(tmp_path / "state")
+    supervisor = Supervisor([fake_host_spec(free_port(), crash)], state, FAST)
+    assert supervisor.acquire()
+    try:
+        with pytest.raises(StartupError) as raised:
+            supervisor.start()
+    finally:
+        supervisor.shutdown()
+        supervisor.release()
+    assert raised.value.service == "fake"
+    assert str(raised.value) == (
+        f"fake host server exited during start-up with exit code 3; its log is {state.log_file('fake')}"
+    )
+    assert "cannot start: no licence" in state.log_file("fake").read_text()
+    assert state.read_pid("fake") is None and state.read_pid("supervisor") is None
+
+
+def test_a_host_that_never_answers_during_start_up_is_named(tmp_path: Path) -> None:
+    silent = [sys.executable, "-c", "import time; time.sleep(60)"]
+    state = StateDir(tmp_path / "state")
+    policy = SupervisionPolicy(start_timeout=1.0, stop_grace=2)
+    supervisor = Supervisor([fake_host_spec(free_port(), silent)], state, policy)
+    assert supervisor.acquire()
+    try:
+        with pytest.raises(StartupError, match=r"fake host server did not answer within 1 s; its log is .*fake\.log"):
+            supervisor.start()
+        pid = supervisor.services["fake"].pid
+    finally:
+        supervisor.shutdown()
+        supervisor.release()
+    assert pid is not None and not is_alive(pid)
+
+
+@pytest.fixture
+def host() -> Iterator[InProcessHost]:
+    server = InProcessHost()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def monitor(host: InProcessHost) -> Iterator[HostMonitor]:
+    monitor = HostMonitor("fake", HostEndpoint("127.0.0.1", host.port, None), FAST)
+    yield monitor
+    monitor.probe.close()
+
+
+def run_in_thread(port: int, method: str, params: dict[str, Any]) -> threading.Thread:
+    def call() -> None:
+        try:
+            with RpcClient("127.0.0.1", port, timeout=30) as client:
+                client.call(method, params)
+        except (RpcError, OSError):
+            pass  # cancelled, or the host stopped at teardown
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    return thread
+
+
+def checks_until(monitor: HostMonitor, condition: Callable[[str | None], bool], timeout: float = 10) -> str | None:
+    deadline = time.monotonic() + timeout
+    while True:
+        reason = monitor.check()
+        if condition(reason):
+            return reason
+        assert time.monotonic() < deadline, "the monitor never decided"
+        time.sleep(0.02)
+
+
+def test_a_busy_command_that_cancel_cannot_stop_means_restart(host: InProcessHost, monitor: HostMonitor) -> None:
+    assert monitor.check() is None
+    run_in_thread(host.port, "test.sleep", {"seconds": 3})  # not cancellable
+    reason = checks_until(monitor, lambda reason: reason is not None)
+    assert reason is not None and reason.startswith("main thread busy with test.sleep for ")
+    assert reason.endswith("(limit 0.5 s) and rpc.cancel did not stop it within 0.3 s")
+    assert monitor.cancelled_job is not None and monitor.cancelled_job[0] == "test.sleep"
+
+
+def test_a_busy_script_that_cancel_stops_is_not_restarted(host: InProcessHost, monitor: HostMonitor) -> None:
+    script = run_in_thread(host.port, "code.execute", {"code": "while True:\n    pass"})
+    checks_until(monitor, lambda _: monitor.cancelled_job is not None)
+    script.join(5)
+    assert not script.is_alive(), "rpc.cancel interrupted the loop"
+    assert checks_until(monitor, lambda _: time.monotonic() - monitor.cancelled_at > 1.0) is None
+    assert monitor.cancelled_job is None  # the host is idle again
+
+
+def test_a_host_that_accepts_but_never_answers_is_hung_after_the_timeout() -> None:
+    with socket.socket() as frozen:  # the kernel completes the handshake; nobody ever reads
+        frozen.bind(("127.0.0.1", 0))
+        frozen.listen()
+        monitor = HostMonitor("fake", HostEndpoint("127.0.0.1", frozen.getsockname()[1], "token"), FAST)
+        started = time.monotonic()
+        try:
+            reason = checks_until(monitor, lambda reason: reason is not None)
+        finally:
+            monitor.probe.close()
+        waited = time.monotonic() - started
+    assert reason is not None and reason.startswith("no answer to rpc.ping for ")
+    assert "(limit 1 s)" in reason
+    assert waited >= FAST.hang_timeout
