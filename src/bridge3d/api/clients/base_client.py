@@ -36,6 +36,9 @@ class BaseSocketClient:
             acquire_timeout=settings.acquire_timeout,
             backend=self.app_name,
         )
+        # code.execute calls (REST and WebSocket) run one at a time per backend, so `rpc.cancel` (which interrupts
+        # whatever cancellable job the host runs) always hits the execution its caller means.
+        self.execution_lock = asyncio.Lock()
 
     @property
     def pool(self) -> ConnectionPool:

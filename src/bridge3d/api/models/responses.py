@@ -103,6 +103,7 @@ class GatewayHealth(BaseModel):
     status: Literal["ok", "degraded"]
     version: str
     backends: dict[str, HealthStatus]
+    websockets: dict[str, int] = Field(default_factory=dict, description="open WebSockets per backend")
 
 
 class VersionInfo(BaseModel):

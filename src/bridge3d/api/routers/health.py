@@ -42,7 +42,12 @@ async def health(request: Request) -> APIResponse[GatewayHealth]:
     statuses = await asyncio.gather(*(backend_health(client) for client in _clients(request)))
     overall = "ok" if all(status.reachable for status in statuses) else "degraded"
     return APIResponse(
-        result=GatewayHealth(status=overall, version=__version__, backends={s.name: s for s in statuses})
+        result=GatewayHealth(
+            status=overall,
+            version=__version__,
+            backends={s.name: s for s in statuses},
+            websockets=request.app.state.websockets.active(),
+        )
     )
 
 

@@ -1,0 +1,1 @@
+"""WebSocket endpoints: live code execution and event subscriptions (see handler.py)."""
