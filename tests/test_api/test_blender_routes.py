@@ -253,7 +253,7 @@ def test_list_objects_matches_host(api: httpx.Client, host: RpcClient) -> None:
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"limit": 0}, "limit"), ({"limit": 10001}, "limit"), ({"offset": -1}, "offset"), ({"limit": "many"}, "limit")],
+    [({"limit": 0}, "limit"), ({"offset": -1}, "offset"), ({"limit": "many"}, "limit")],
 )
 def test_list_objects_bad_query(api: httpx.Client, params: dict[str, Any], field: str) -> None:
     err = error(api.get(BASE + "/objects", params=params), 422, "VALIDATION_ERROR")

@@ -1,4 +1,8 @@
-"""Shared route dependencies as Annotated aliases."""
+"""Shared route dependencies as Annotated aliases.
+
+Every dependency is `async def`: FastAPI runs a plain `def` dependency in a worker thread, which cost each
+request three thread hand-offs.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from .config import Settings, get_settings
 from .errors import ExecutionDisabledError, UnauthorizedError
 
 
-def settings_dependency(request: Request) -> Settings:
+async def settings_dependency(request: Request) -> Settings:
     settings: Settings = getattr(request.app.state, "settings", None) or get_settings()
     return settings
 
@@ -22,12 +26,12 @@ def settings_dependency(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(settings_dependency)]
 
 
-def blender_client(request: Request) -> BlenderClient:
+async def blender_client(request: Request) -> BlenderClient:
     client: BlenderClient = request.app.state.blender
     return client
 
 
-def freecad_client(request: Request) -> FreeCADClient:
+async def freecad_client(request: Request) -> FreeCADClient:
     client: FreeCADClient = request.app.state.freecad
     return client
 
@@ -40,25 +44,32 @@ _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="
 
 
 def key_matches(offered: str | None, settings: Settings) -> bool:
-    """Constant-time comparison against every configured key (comma-separated)."""
-    if settings.api_key is None:
+    """Constant-time comparison against every configured key (comma-separated); True when no key is set."""
+    keys = settings.api_keys()
+    if not keys:
         return True
     if not offered:
         return False
-    keys = [k.strip() for k in settings.api_key.get_secret_value().split(",") if k.strip()]
-    return any(hmac.compare_digest(offered.encode(), key.encode()) for key in keys)
+    # Every key is compared (no early exit on a match), so the time taken does not tell which one matched.
+    matches = [hmac.compare_digest(offered.encode(), key.encode()) for key in keys]
+    return any(matches)
 
 
-def require_api_key(
+async def require_api_key(
     settings: SettingsDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header_key: Annotated[str | None, Depends(_api_key_header)],
 ) -> None:
-    offered = bearer.credentials if bearer is not None else header_key
-    if not key_matches(offered, settings):
+    if not settings.api_keys():
+        return
+    offered = [bearer.credentials if bearer is not None else None, header_key]
+    if not any(key_matches(key, settings) for key in offered if key):
         raise UnauthorizedError("A valid API key is required (Authorization: Bearer <key> or X-API-Key)")
 
 
-def require_execute_allowed(settings: SettingsDep) -> None:
+async def require_execute_allowed(settings: SettingsDep) -> None:
     if not settings.allow_execute:
-        raise ExecutionDisabledError("Code execution is switched off on this gateway (BRIDGE3D_ALLOW_EXECUTE=false)")
+        raise ExecutionDisabledError(
+            "Code execution is switched off on this gateway (BRIDGE3D_ALLOW_EXECUTE=false)",
+            {"setting": "BRIDGE3D_ALLOW_EXECUTE"},
+        )

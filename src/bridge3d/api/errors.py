@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
+
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 
 from bridge3d.rpc import errors as rpc_errors
+
+
+def envelope(status_code: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
+    """The error envelope every failure is answered with."""
+    body = {"status": "error", "error": {"code": code, "message": message, "details": details or {}}}
+    return JSONResponse(status_code=status_code, content=jsonable_encoder(body))
 
 
 class GatewayError(Exception):
@@ -12,6 +21,7 @@ class GatewayError(Exception):
 
     status_code = 500
     code = "INTERNAL_ERROR"
+    headers: ClassVar[dict[str, str]] = {}  # extra response headers (WWW-Authenticate on 401)
 
     def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -112,3 +122,4 @@ class OperationMismatchError(GatewayError):
 class UnauthorizedError(GatewayError):
     status_code = 401
     code = "UNAUTHORIZED"
+    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": 'Bearer realm="bridge3d"'}

@@ -4,28 +4,29 @@ from __future__ import annotations
 
 import base64
 import contextlib
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import UploadFile
 from fastapi.responses import StreamingResponse
 
+from . import limits
 from .clients.base_client import BaseSocketClient
 from .config import Settings
 from .errors import (
     BackendTimeoutError,
     BadUploadError,
-    ExecutionDisabledError,
     GatewayError,
     LimitExceededError,
-    ParamLimitError,
 )
 from .models.rendering import RenderParams
 from .models.responses import CreatedObject, FileInfo, ObjectInfo
 
 DOWNLOAD_CHUNK_BYTES = 4 * 1024 * 1024
+_FILENAME_PARAMETER = re.compile(r'(?:^|;)\s*filename\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)', re.IGNORECASE)
 UPLOAD_CHUNK_BYTES = 4 * 1024 * 1024
-CODE_METHODS = frozenset({"code.execute"})
 MEDIA_TYPES = {
     ".png": "image/png",
     ".jpg": "image/jpeg",
@@ -43,7 +44,7 @@ MEDIA_TYPES = {
 
 def file_info(app: str, result: dict[str, Any]) -> FileInfo:
     """A host's file result plus the gateway URL that downloads it."""
-    return FileInfo.model_validate({**result, "url": f"/api/v1/{app}/files/{result['name']}"})
+    return FileInfo.model_validate({**result, "url": f"/api/v1/{app}/files/{quote(result['name'], safe='')}"})
 
 
 def created(result: dict[str, Any], kind: str) -> CreatedObject:
@@ -73,22 +74,40 @@ async def download(client: BaseSocketClient, name: str) -> StreamingResponse:
         media_type=MEDIA_TYPES.get(suffix, "application/octet-stream"),
         headers={
             "Content-Length": str(first["size"]),
-            "Content-Disposition": f'attachment; filename="{first["name"]}"',
+            "Content-Disposition": content_disposition(first["name"]),
         },
     )
 
 
+def content_disposition(name: str) -> str:
+    """`attachment` with the name as ASCII fallback plus RFC 5987 UTF-8 (headers are latin-1; names may be any text)."""
+    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\' else "_" for ch in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def upload_name(upload_file: UploadFile) -> str:
+    """The upload's file name. A path is refused here: the multipart parser would quietly cut 'C:\\dir\\x.stl'
+    down to 'x.stl', and a client that sends a path has made a mistake (or is probing)."""
+    sent = _FILENAME_PARAMETER.search(upload_file.headers.get("content-disposition", ""))
+    if not upload_file.filename or (sent is not None and ("/" in sent.group(1) or "\\" in sent.group(1))):
+        raise BadUploadError(
+            "The upload needs a plain file name (no folders)", {"field": "file", "reason": "not a plain file name"}
+        )
+    return upload_file.filename
+
+
 async def upload(client: BaseSocketClient, upload_file: UploadFile, *, max_bytes: int) -> dict[str, Any]:
     """Copy an uploaded file into the host's workspace in chunks (atomically renamed on the last one)."""
-    name = upload_file.filename or ""
-    if not name:
-        raise GatewayError("The upload needs a file name")
+    name = upload_name(upload_file)
     offset = 0
     chunk = await upload_file.read(UPLOAD_CHUNK_BYTES)
     while True:
         following = await upload_file.read(UPLOAD_CHUNK_BYTES) if chunk else b""
         if offset + len(chunk) > max_bytes:
-            raise LimitExceededError(f"The upload is larger than the {max_bytes}-byte limit", {"limit": max_bytes})
+            raise LimitExceededError(
+                f"The upload is larger than the {max_bytes}-byte limit (BRIDGE3D_MAX_UPLOAD_BYTES)",
+                {"limit": max_bytes, "setting": "BRIDGE3D_MAX_UPLOAD_BYTES"},
+            )
         result: dict[str, Any] = await client.send_command(
             "file.write",
             {"name": name, "data": base64.b64encode(chunk).decode("ascii"), "offset": offset, "final": not following},
@@ -110,38 +129,35 @@ def check_extension(name: str | None, allowed: dict[str, str]) -> str:
     return allowed[suffix]
 
 
-async def run_batch(client: BaseSocketClient, steps: list[dict[str, Any]], *, allow_execute: bool) -> dict[str, Any]:
-    """Run steps in order inside the host (batch.run), stopping at the first failure."""
-    for index, step in enumerate(steps):
-        if step["method"] in CODE_METHODS and not allow_execute:
-            raise ExecutionDisabledError(
-                f"Step {index} runs code, and code execution is switched off (BRIDGE3D_ALLOW_EXECUTE=false)",
-                {"step": index},
-            )
+async def run_batch(client: BaseSocketClient, steps: list[dict[str, Any]], *, settings: Settings) -> dict[str, Any]:
+    """Run steps in order inside the host (batch.run), stopping at the first failure.
+
+    Nothing runs unless every step passes the limits its REST route would apply (and the execute switch).
+    """
+    limits.check_batch(steps, settings)
     result: dict[str, Any] = await client.send_command("batch.run", {"steps": steps})
     return result
 
 
-async def execute(client: BaseSocketClient, code: str, timeout: float | None) -> dict[str, Any]:
-    """code.execute with a time limit; on timeout the running script is interrupted (rpc.cancel)."""
-    try:
-        result: dict[str, Any] = await client.send_command("code.execute", {"code": code}, timeout=timeout)
-    except BackendTimeoutError:
-        with contextlib.suppress(GatewayError):
-            await client.send_command("rpc.cancel", timeout=5)
-        raise
-    return result
+async def execute(
+    client: BaseSocketClient, code: str, timeout: float | None, *, on_start: Callable[[], None] | None = None
+) -> dict[str, Any]:
+    """code.execute with a time limit; on timeout the running script is interrupted (rpc.cancel).
+
+    Executions take turns on the backend (``client.execution_lock``); the time limit starts with the turn, and
+    ``on_start`` is called then.
+    """
+    async with client.execution_lock:
+        if on_start is not None:
+            on_start()
+        try:
+            result: dict[str, Any] = await client.send_command("code.execute", {"code": code}, timeout=timeout)
+        except BackendTimeoutError:
+            with contextlib.suppress(GatewayError):
+                await client.send_command("rpc.cancel", timeout=5)
+            raise
+        return result
 
 
 def check_render_limits(params: RenderParams, settings: Settings) -> None:
-    width, height = params.resolution
-    if width * height > settings.max_render_pixels:
-        raise ParamLimitError(
-            f"resolution {width}x{height} is above the limit of {settings.max_render_pixels} pixels",
-            {"field": "resolution", "limit": settings.max_render_pixels, "setting": "BRIDGE3D_MAX_RENDER_PIXELS"},
-        )
-    if params.samples > settings.max_render_samples:
-        raise ParamLimitError(
-            f"samples {params.samples} is above the limit of {settings.max_render_samples}",
-            {"field": "samples", "limit": settings.max_render_samples, "setting": "BRIDGE3D_MAX_RENDER_SAMPLES"},
-        )
+    limits.check_render(params.resolution, params.samples, settings)

@@ -13,11 +13,13 @@ import addon_utils
 import bpy
 
 from ..rpc import params as p
+from ..rpc import references as file_refs
 from ..rpc.errors import InternalError, InvalidParams, Unsupported
 from ..rpc.workspace import Workspace
 from . import compat, specs
 from .events import EventHub
 from .info import find_object, scene
+from .references import checked_import
 
 logger = logging.getLogger(__name__)
 
@@ -152,14 +154,18 @@ class FileCommands:
                 raise p.unsupported("format", Path(path.name).suffix or path.name, compat.IMPORT_FORMATS)
         else:
             fmt = specs.file_format(format, compat.IMPORT_FORMATS)
+        file_refs.check_file(fmt, path, self.workspace.root)
         sc = scene()
         before = {o.name for o in sc.objects}
         io = compat.importer(fmt, self.version)
-        if io is None:
-            self._import_blend(path)
-        else:
-            operator = ensure_operator(io, fmt, compat.IMPORT_FORMATS)
-            _run(operator, reading=path.name, filepath=str(path))
+        operator = ensure_operator(io, fmt, compat.IMPORT_FORMATS) if io is not None else None
+        # Whatever the importer created that points outside the workspace (textures, libraries, caches) is
+        # removed with everything else it added, and the import refused.
+        with checked_import(self.workspace.root, path.name):
+            if operator is None:
+                self._import_blend(path)
+            else:
+                _run(operator, reading=path.name, filepath=str(path))
         created = sorted({o.name for o in sc.objects} - before)
         for obj_name in created[:MAX_IMPORT_EVENTS]:
             obj = sc.objects.get(obj_name)

@@ -13,7 +13,7 @@ from mathutils import Vector
 from ..rpc import params as p
 from ..rpc.errors import InternalError, InvalidParams
 from ..rpc.workspace import Workspace
-from . import compat, specs
+from . import compat, references, specs
 from .events import EventHub
 from .info import find_object, object_info, scene, world_bounds
 
@@ -113,12 +113,8 @@ class SceneCommands:
         path = self.workspace.existing(name)
         if not path.name.lower().endswith(".blend"):
             raise InvalidParams.for_field("name", "must be a .blend file")
-        try:
-            bpy.ops.wm.open_mainfile(filepath=str(path), load_ui=False)
-        except RuntimeError:
-            raise InvalidParams.for_field(
-                "name", f"Blender could not open {path.name}: not a readable .blend file"
-            ) from None
+        # Refused (and the previous file put back) if it links libraries or reads files outside the workspace.
+        references.open_checked(path, self.workspace.root)
         self.hub.touched.clear()
         info = self.scene_info()
         self.hub.publish("scene.opened", {"name": path.name, "object_count": info["object_count"]})

@@ -10,6 +10,7 @@ import FreeCAD
 from ..rpc import params as p
 from ..rpc.errors import InvalidParams
 from ..rpc.workspace import Workspace
+from . import references
 from .appdoc import document_info, documents, enable_undo, find_document, gui_up
 from .spec import DOCUMENT_EXTENSION
 
@@ -72,10 +73,8 @@ def open_document(workspace: Workspace, name: str) -> dict[str, Any]:
         if doc.FileName and os.path.abspath(doc.FileName) == str(path):
             _activate(doc)
             return document_info(doc, workspace.root)
-    try:
-        doc = FreeCAD.openDocument(str(path))
-    except Exception as exc:  # noqa: BLE001 - FreeCAD raises plain exceptions for corrupt files
-        raise InvalidParams.for_field("name", f"could not be opened as a FreeCAD document: {exc}") from None
+    # Refused, with every document it brought along closed again, if it links or names files outside.
+    doc = references.open_checked(path, workspace.root)
     enable_undo(doc)
     _activate(doc)
     return document_info(doc, workspace.root)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..rpc import params as p
+from ..rpc import references as file_refs
 from ..rpc.errors import InvalidParams
 from ..rpc.workspace import Workspace
 from .appdoc import find_document, find_object, is_visible, recompute, transaction
@@ -131,6 +132,8 @@ def import_file(
     """Import a workspace file into a document; returns the names of the new objects."""
     path = workspace.existing(name, "name")
     fmt = import_format(format, path.name)
+    # FreeCAD's OBJ reader loads any mtllib it is given (for colours; it never reads textures).
+    file_refs.check_file(fmt.name, path, workspace.root, textures=False)
     doc = find_document(document)
     before = {obj.Name for obj in doc.Objects}
     with transaction(doc, f"Import {path.name}"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import os
 import signal
@@ -15,19 +14,10 @@ from typing import Any
 
 from .dispatcher import Registry
 from .protocol import DEFAULT_MAX_FRAME_BYTES
-from .server import HostServer, ServerConfig
+from .server import HostServer, ServerConfig, is_loopback
 from .workspace import Workspace
 
 logger = logging.getLogger(__name__)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def build_parser(app: str, default_port: int) -> argparse.ArgumentParser:
@@ -72,7 +62,11 @@ def run_headless(
     if not is_loopback(args.host) and not args.token:
         logger.error("refusing to bind %s host server to %s without a token (--token)", app, args.host)
         return 2
-    workspace = Workspace(args.workspace)
+    try:
+        workspace = Workspace(args.workspace)
+    except OSError as exc:
+        logger.error("cannot use the workspace: %s", exc)
+        return 2
     config = ServerConfig(
         host=args.host,
         port=args.port,

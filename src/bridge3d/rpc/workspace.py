@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import stat
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -40,13 +41,34 @@ def check_file_name(name: Any, field: str = "name") -> str:
         raise InvalidParams.for_field(field, "must not contain control or invisible characters")
     if ":" in name:
         raise InvalidParams.for_field(field, "must not contain ':'")
+    if "%" in name:
+        # A name is never URL-decoded, but one that looks encoded ('..%2f') is a traversal attempt or a mistake.
+        raise InvalidParams.for_field(field, "must not contain '%' (send the name itself, not URL-encoded)")
     return name
+
+
+def check_private_folder(root: Path) -> None:
+    """Refuse a workspace another local user could plant files or symlinks in (e.g. a /tmp folder made first)."""
+    if not hasattr(os, "getuid"):  # Windows: access is governed by ACLs, not owner and mode bits
+        return
+    info = root.stat()
+    if info.st_uid != os.getuid():
+        raise PermissionError(
+            f"workspace {root} belongs to another user (uid {info.st_uid}); choose a folder you own (--workspace)"
+        )
+    if info.st_mode & stat.S_IWOTH:
+        raise PermissionError(
+            f"workspace {root} is writable by every user (mode {stat.filemode(info.st_mode)}); "
+            "remove that (chmod o-w) or choose another folder"
+        )
 
 
 class Workspace:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).expanduser().resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        # A new workspace is private: renders and models are the user's, and nobody else may add files to it.
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        check_private_folder(self.root)
 
     def path(self, name: Any, field: str = "name") -> Path:
         """The absolute path for a workspace file name, guaranteed inside the root."""
@@ -122,10 +144,19 @@ class Workspace:
         if len(raw) > MAX_CHUNK_BYTES:
             raise InvalidParams.for_field("data", f"chunk is larger than {MAX_CHUNK_BYTES} bytes")
         partial = self.root / f".{target.name}{PARTIAL_SUFFIX}"
-        current = partial.stat().st_size if partial.exists() else 0
+        try:
+            current = partial.lstat().st_size
+        except FileNotFoundError:
+            current = 0
         if not isinstance(offset, int) or isinstance(offset, bool) or offset not in (0, current):
             raise InvalidParams.for_field("offset", f"must be 0 (start) or {current} (continue)")
-        with partial.open("wb" if offset == 0 else "ab") as handle:
+        # O_NOFOLLOW: a symlink planted under the partial file's name must not redirect the write.
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if offset == 0 else os.O_APPEND)
+        try:
+            descriptor = os.open(partial, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0), 0o600)
+        except OSError as exc:
+            raise InvalidParams.for_field("name", f"cannot write the upload: {exc.strerror}") from None
+        with os.fdopen(descriptor, "wb" if offset == 0 else "ab") as handle:
             handle.write(raw)
         size = offset + len(raw)
         if final:

@@ -11,7 +11,9 @@ FreeCADExportFormat = Literal["STEP", "IGES", "STL", "OBJ", "BREP"]
 
 
 class ExportParams(Model):
-    objects: list[ObjectName] | None = Field(None, max_length=10000, description="object names; all when omitted")
+    objects: list[ObjectName] | None = Field(
+        None, description="object names; all when omitted (at most BRIDGE3D_MAX_OBJECTS_PER_REQUEST)"
+    )
     filepath: FileName | None = Field(
         None, description="file name in the workspace (not a path); generated when omitted"
     )

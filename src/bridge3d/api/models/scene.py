@@ -64,7 +64,7 @@ class BatchOperation(Model):
 
 
 class BatchParams(Model):
-    steps: list[BatchOperation] = Field(min_length=1, max_length=10000)
+    steps: list[BatchOperation] = Field(min_length=1, description="at most BRIDGE3D_MAX_BATCH_STEPS")
     model_config = {
         "json_schema_extra": {
             "examples": [{"steps": [{"method": "primitive.create", "params": {"type": "cube", "name": "A"}}]}]
@@ -74,4 +74,9 @@ class BatchParams(Model):
 
 class ExecuteParams(Model):
     code: str = Field(min_length=1, max_length=1_000_000)
-    timeout: float | None = Field(None, gt=0, le=3600, allow_inf_nan=False)
+    timeout: float | None = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="seconds; at most BRIDGE3D_MAX_EXECUTE_TIMEOUT, which is also the cap on the default",
+    )

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, UploadFile
 
-from bridge3d.api import services
+from bridge3d.api import limits, references, services
 from bridge3d.api.deps import BlenderDep, SettingsDep, blender_client
 from bridge3d.api.models.common import ObjectName
 from bridge3d.api.models.export import BlenderExportParams
@@ -96,12 +96,14 @@ async def create_plane(client: BlenderDep, params: PlaneParams) -> Created:
 @router.get("/objects", name="list_objects", response_model=APIResponse[ObjectList])
 async def list_objects(
     client: BlenderDep,
+    settings: SettingsDep,
     offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=10000)] = 100,
+    limit: Annotated[int, Query(ge=1, description="page size, at most BRIDGE3D_MAX_OBJECTS_PER_REQUEST")] = 100,
     type: Annotated[str | None, Query(max_length=32, description="MESH, CAMERA, LIGHT, ...")] = None,  # noqa: A002
     name_contains: Annotated[str | None, Query(max_length=63)] = None,
 ) -> APIResponse[ObjectList]:
     """List objects, a page at a time, optionally filtered by type and name."""
+    limits.check_page_size(limit, settings)
     params = {"offset": offset, "limit": limit, "type": type, "name_contains": name_contains}
     result = await client.send_command("object.list", {k: v for k, v in params.items() if v is not None})
     return APIResponse(result=ObjectList.model_validate(result))
@@ -174,8 +176,9 @@ async def render_image(client: BlenderDep, params: RenderParams, settings: Setti
 
 
 @router.post("/export", name="export_scene", response_model=APIResponse[FileInfo])
-async def export_scene(client: BlenderDep, params: BlenderExportParams) -> APIResponse[FileInfo]:
+async def export_scene(client: BlenderDep, params: BlenderExportParams, settings: SettingsDep) -> APIResponse[FileInfo]:
     """Export chosen objects (or all) as GLB, GLTF, OBJ, STL, FBX, PLY, USD or BLEND into the workspace."""
+    limits.check_objects(params.objects, "objects", settings)
     payload: dict[str, Any] = {"format": params.format}
     if params.objects is not None:
         payload["objects"] = params.objects
@@ -188,6 +191,7 @@ async def export_scene(client: BlenderDep, params: BlenderExportParams) -> APIRe
 async def import_file(client: BlenderDep, file: UploadFile, settings: SettingsDep) -> Result:
     """Upload a GLB, GLTF, OBJ, STL, FBX, PLY or USD file and import it into the scene."""
     file_format = services.check_extension(file.filename, IMPORT_FORMATS)
+    await references.check_upload(file, file_format)
     uploaded = await services.upload(client, file, max_bytes=settings.max_upload_bytes)
     return APIResponse(
         result=await client.send_command("file.import", {"name": uploaded["name"], "format": file_format})

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, UploadFile
 
-from bridge3d.api import services
+from bridge3d.api import limits, services
 from bridge3d.api.deps import FreeCADDep, SettingsDep, freecad_client
 from bridge3d.api.errors import OperationMismatchError
 from bridge3d.api.models.boolean import BooleanParams
@@ -85,12 +85,14 @@ async def create_torus(client: FreeCADDep, params: FreeCADTorusParams) -> Create
 @router.get("/objects", name="list_objects", response_model=APIResponse[ObjectList])
 async def list_objects(
     client: FreeCADDep,
+    settings: SettingsDep,
     document: DocumentQuery = None,
     offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=10000)] = 100,
+    limit: Annotated[int, Query(ge=1, description="page size, at most BRIDGE3D_MAX_OBJECTS_PER_REQUEST")] = 100,
     type: Annotated[str | None, Query(max_length=64, description="TypeId, e.g. Part::Box")] = None,  # noqa: A002
 ) -> APIResponse[ObjectList]:
     """List a document's objects, a page at a time."""
+    limits.check_page_size(limit, settings)
     params = {"offset": offset, "limit": limit, "type": type, "document": document}
     result = await client.send_command("object.list", {k: v for k, v in params.items() if v is not None})
     return APIResponse(result=ObjectList.model_validate(result))
@@ -156,8 +158,11 @@ async def boolean_intersect(client: FreeCADDep, params: BooleanParams) -> Create
 
 
 @router.post("/export", name="export_shapes", response_model=APIResponse[FileInfo])
-async def export_shapes(client: FreeCADDep, params: FreeCADExportParams) -> APIResponse[FileInfo]:
+async def export_shapes(
+    client: FreeCADDep, params: FreeCADExportParams, settings: SettingsDep
+) -> APIResponse[FileInfo]:
     """Export chosen objects (or all visible solids) as STEP, IGES, STL, OBJ or BREP into the workspace."""
+    limits.check_objects(params.objects, "objects", settings)
     payload: dict[str, Any] = _with_document({"format": params.format}, params.document)
     if params.objects is not None:
         payload["objects"] = params.objects
