@@ -51,7 +51,7 @@ def main() -> int:
             total = time.perf_counter() - started
             count = client.call("scene.info")["object_count"]
             t0 = time.perf_counter()
-            client.call("object.get", {"name": "Cube.5000"})
+            client.call("object.get", {"name": f"Cube.{args.cubes // 2:03d}"})
             get_ms = (time.perf_counter() - t0) * 1000
             t0 = time.perf_counter()
             client.call("object.list", {"limit": 100})

@@ -21,12 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from backends import start_backend  # needs the sys.path entry above
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
+from measure import percentile  # bench/, the script's own folder
 
 
 def main() -> int:
@@ -73,9 +68,9 @@ def main() -> int:
         (f"first {window} mean", f"{first * 1000:.2f} ms"),
         (f"last {window} mean", f"{last * 1000:.2f} ms"),
         (f"last/first {window} ratio", f"{last / first:.2f}"),
-        ("p99 create", f"{percentile(latencies, 99) * 1000:.2f} ms"),
-        (f"boolean.subtract p50 ({args.runs} runs)", f"{percentile(subtract, 50) * 1000:.2f} ms"),
-        (f"boolean.subtract p99 ({args.runs} runs)", f"{percentile(subtract, 99) * 1000:.2f} ms"),
+        ("p99 create", f"{percentile(latencies, 0.99) * 1000:.2f} ms"),
+        (f"boolean.subtract p50 ({args.runs} runs)", f"{percentile(subtract, 0.5) * 1000:.2f} ms"),
+        (f"boolean.subtract p99 ({args.runs} runs)", f"{percentile(subtract, 0.99) * 1000:.2f} ms"),
     ]
     width = max(len(label) for label, _ in rows)
     print(f"{'metric':<{width}}  value")

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\033[1m[install]\033[0m %s\n' "$*"; }
 
-APT_PACKAGES=(python3-venv freecad-python3 xvfb xauth)
+APT_PACKAGES=(python3-venv freecad-python3 xvfb xauth wrk)  # wrk: the load generator of bench/run.py
 if [ "${BRIDGE3D_SKIP_GUI_APPS:-0}" != 1 ]; then
   APT_PACKAGES+=(blender freecad chromium)
 fi

@@ -42,6 +42,25 @@ def test_primitive_geometry(
     assert approx_list(lo, [-d / 2 for d in dims], 1e-3) and approx_list(hi, [d / 2 for d in dims], 1e-3)
 
 
+def test_repeated_primitives_get_their_own_equal_meshes_with_a_uv_map(bl: RpcClient) -> None:
+    """Shapes are built once per type and size and copied: each object still owns its mesh, named UVs included."""
+    for size in (1, 1, 2):
+        bl.call("primitive.create", {"type": "cube", "size": size})
+    bl.call("primitive.create", {"type": "sphere", "segments": 8, "rings": 4})
+    code = (
+        "objs = sorted(D.objects, key=lambda o: o.name)\n"
+        "result = [[o.name, o.data.name, [uv.name for uv in o.data.uv_layers], len(o.data.vertices),"
+        " round(max(v.co.x for v in o.data.vertices), 4)] for o in objs]"
+    )
+    rows = bl.call("code.execute", {"code": code})["result"]
+    assert rows == [
+        ["Cube", "Cube", ["UVMap"], 8, 0.5],
+        ["Cube.001", "Cube.001", ["UVMap"], 8, 0.5],
+        ["Cube.002", "Cube.002", ["UVMap"], 8, 1.0],
+        ["Sphere", "Sphere", ["UVMap"], 26, 1.0],
+    ]
+
+
 def test_cube_transform_in_create_gives_world_bounds(bl: RpcClient) -> None:
     info = bl.call("primitive.create", {"type": "cube", "name": "Box", "location": [1, 2, 3]})
     assert info["location"] == [1, 2, 3]

@@ -66,16 +66,17 @@ def local_bounds(obj: Any) -> tuple[Vector, Vector] | None:
 
 def world_bounds(obj: Any, matrix: Matrix | None = None) -> tuple[Vector, Vector]:
     matrix = world_matrix(obj) if matrix is None else matrix
-    local = local_bounds(obj)
+    return _transformed_bounds(matrix, local_bounds(obj))
+
+
+def _transformed_bounds(matrix: Matrix, local: tuple[Vector, Vector] | None) -> tuple[Vector, Vector]:
     if local is None:
         point = matrix.translation
         return point.copy(), point.copy()
     lo, hi = local
     corners = [matrix @ Vector((x, y, z)) for x in (lo.x, hi.x) for y in (lo.y, hi.y) for z in (lo.z, hi.z)]
-    return (
-        Vector((min(c.x for c in corners), min(c.y for c in corners), min(c.z for c in corners))),
-        Vector((max(c.x for c in corners), max(c.y for c in corners), max(c.z for c in corners))),
-    )
+    xs, ys, zs = zip(*corners, strict=True)  # per axis in one pass: bulk creation reports thousands of these
+    return Vector((min(xs), min(ys), min(zs))), Vector((max(xs), max(ys), max(zs)))
 
 
 def object_info(obj: Any, *, visible: bool | None = None) -> dict[str, Any]:
@@ -87,7 +88,7 @@ def object_info(obj: Any, *, visible: bool | None = None) -> dict[str, Any]:
     else:
         size = local[1] - local[0]
         dimensions = [abs(size[i] * obj.scale[i]) for i in range(3)]
-    lo, hi = world_bounds(obj, matrix)
+    lo, hi = _transformed_bounds(matrix, local)
     mesh = obj.data if obj.type == "MESH" else None
     if visible is None:
         try:
@@ -130,8 +131,9 @@ def find_object(name: Any, field: str = "name") -> Any:
     from ..rpc import params as p
 
     checked = p.name(field, name, required=True)
-    obj = bpy.data.objects.get(checked)
-    if obj is None or scene().objects.get(checked) is None:
+    # One lookup: both are linear in the number of objects, and the scene's answer is the object itself.
+    obj = scene().objects.get(checked)
+    if obj is None:
         raise NotFound(f"No object named {checked!r} in the scene", {"field": field, "name": checked})
     return obj
 

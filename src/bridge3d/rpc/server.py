@@ -10,9 +10,11 @@ error reply.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import fnmatch
 import hmac
+import ipaddress
 import itertools
 import logging
 import threading
@@ -44,6 +46,15 @@ EVENT_METHOD = "event"
 MAX_SUBSCRIBER_BACKLOG_BYTES = 16 * 1024 * 1024
 
 
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass
 class ServerConfig:
     host: str = "127.0.0.1"
@@ -60,7 +71,8 @@ class _Connection:
     authenticated: bool
     peer: str
     topics: set[str] = field(default_factory=set)
-    pending: set[asyncio.Task[None]] = field(default_factory=set)
+    # One future per request queued on the pump, done when its reply is sent (or cancelled on shutdown).
+    pending: set[asyncio.Future[None]] = field(default_factory=set)
 
     def wants(self, topic: str) -> bool:
         return any(fnmatch.fnmatchcase(topic, pattern) for pattern in self.topics)
@@ -79,15 +91,27 @@ class HostServer:
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[_Connection] = set()
+        # Connections with at least one topic; changed only on the IO thread, read by publish() from any thread.
+        self._subscribers: set[_Connection] = set()
         self._started = threading.Event()
         self._start_error: BaseException | None = None
         self._event_seq = itertools.count(1)
+        # Outcomes of pump jobs waiting to be replied on the IO thread; one wake-up of the loop sends them all.
+        self._outcomes: collections.deque[tuple[_Connection, Request, Any, RpcError | None, asyncio.Future[None]]]
+        self._outcomes = collections.deque()
+        self._reply_scheduled = False
         self.port = config.port
         self._register_io_methods()
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> None:
         """Start the IO thread and return once the socket listens (or raise)."""
+        if not self.config.token and not is_loopback(self.config.host):
+            # Whoever reaches the port could run code as this user: other addresses need the token handshake.
+            raise PermissionError(
+                f"refusing to serve {self.config.app_name} on {self.config.host} without a token; "
+                "set one or bind 127.0.0.1"
+            )
         self._thread = threading.Thread(target=self._run_loop, name="bridge3d-rpc-io", daemon=True)
         self._thread.start()
         self._started.wait()
@@ -117,7 +141,7 @@ class HostServer:
     def publish(self, topic: str, data: dict[str, Any] | None = None) -> None:
         """Send an event notification to every connection subscribed to ``topic`` (any thread)."""
         loop = self._loop
-        if loop is None or not any(self._connections):
+        if loop is None or not self._subscribers:  # nobody listens: skip the IO thread wake-up per event
             return
         message = notification_message(
             EVENT_METHOD, {"topic": topic, "seq": next(self._event_seq), "time": time.time(), "data": data or {}}
@@ -155,8 +179,8 @@ class HostServer:
             self._server.close()
         connections = list(self._connections)
         for connection in connections:
-            for task in connection.pending:
-                task.cancel()
+            for future in connection.pending:
+                future.cancel()
             connection.writer.close()
         if connections:
             await asyncio.wait([asyncio.ensure_future(c.writer.wait_closed()) for c in connections], timeout=2)
@@ -195,6 +219,7 @@ class HostServer:
             pass
         finally:
             self._connections.discard(connection)
+            self._subscribers.discard(connection)
             writer.close()
 
     async def _handle_line(self, connection: _Connection, line: bytes) -> bool:
@@ -214,47 +239,57 @@ class HostServer:
             connection.authenticated = True
             connection.send(result_response(request.id, self._hello()))
             return True
-        task = asyncio.ensure_future(self._answer(connection, request))
-        connection.pending.add(task)
-        task.add_done_callback(connection.pending.discard)
+        self._dispatch(connection, request)
         return True
 
-    async def _answer(self, connection: _Connection, request: Request) -> None:
+    def _dispatch(self, connection: _Connection, request: Request) -> None:
+        """Answer an IO-side method now; queue any other on the pump, to be answered by _send_outcomes.
+
+        Callbacks rather than a task per request: the job is queued while the frame is handled, and its
+        reply is written from the callback that learns the outcome, with no extra turns of the event loop.
+        """
         try:
             method = self.registry.get(request.method)
-            if method.main_thread:
-                result = await self._run_on_pump(request, method)
-            else:
-                result = invoke(method, self._io_params(connection, request))
-            response = result_response(request.id, result)
+            if not method.main_thread:
+                self._reply(connection, request, invoke(method, self._io_params(connection, request)), None)
+                return
         except RpcError as exc:
-            response = error_response(request.id, exc)
-        if not request.is_notification:
-            connection.send(response)
-
-    def _run_on_pump(self, request: Request, method: Any) -> asyncio.Future[Any]:
+            self._reply(connection, request, None, exc)
+            return
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
+        done: asyncio.Future[None] = loop.create_future()
+        connection.pending.add(done)
+        done.add_done_callback(connection.pending.discard)
 
-        def deliver(result: Any, error: RpcError | None) -> None:
-            def settle() -> None:
-                if future.done():
-                    return
-                if error is not None:
-                    future.set_exception(error)
-                else:
-                    future.set_result(result)
-
-            with contextlib.suppress(RuntimeError):  # the IO loop stopped while the job ran
-                loop.call_soon_threadsafe(settle)
+        def deliver(result: Any, error: RpcError | None) -> None:  # on the pump's thread
+            self._outcomes.append((connection, request, result, error, done))
+            if not self._reply_scheduled:
+                self._reply_scheduled = True
+                with contextlib.suppress(RuntimeError):  # the IO loop stopped while the job ran
+                    loop.call_soon_threadsafe(self._send_outcomes)
 
         self.pump.submit(Job(method, request.params, request.id, deliver))
-        return future
+
+    def _send_outcomes(self) -> None:
+        # Cleared before draining: an outcome appended from now on schedules another call.
+        self._reply_scheduled = False
+        while self._outcomes:
+            connection, request, result, error, done = self._outcomes.popleft()
+            if done.done():  # cancelled: the server is closing
+                continue
+            done.set_result(None)
+            self._reply(connection, request, result, error)
+
+    @staticmethod
+    def _reply(connection: _Connection, request: Request, result: Any, error: RpcError | None) -> None:
+        if request.is_notification:
+            return
+        connection.send(error_response(request.id, error) if error is not None else result_response(request.id, result))
 
     def _broadcast(self, topic: str, message: dict[str, Any]) -> None:
         frame = encode_frame(message)
-        for connection in list(self._connections):
-            if not connection.topics or not connection.wants(topic):
+        for connection in list(self._subscribers):
+            if not connection.wants(topic):
                 continue
             transport = connection.writer.transport
             if transport.get_write_buffer_size() > MAX_SUBSCRIBER_BACKLOG_BYTES:
@@ -314,6 +349,8 @@ class HostServer:
             if not isinstance(patterns, list) or not all(isinstance(t, str) and t for t in patterns):
                 raise InvalidParams.for_field("topics", "must be a list of non-empty strings")
             _connection.topics.update(patterns)
+            if _connection.topics:
+                self._subscribers.add(_connection)
             return {"topics": sorted(_connection.topics)}
 
         def unsubscribe(_connection: _Connection, topics: list[str] | None = None) -> dict[str, Any]:
@@ -322,6 +359,8 @@ class HostServer:
                 _connection.topics.clear()
             else:
                 _connection.topics.difference_update(topics)
+            if not _connection.topics:
+                self._subscribers.discard(_connection)
             return {"topics": sorted(_connection.topics)}
 
         def batch_run(steps: list[dict[str, Any]]) -> dict[str, Any]:

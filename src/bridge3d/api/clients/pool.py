@@ -43,7 +43,11 @@ class ConnectionPool:
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
         try:
-            await asyncio.wait_for(self._slots.acquire(), timeout=self._acquire_timeout)
+            if self._slots.locked():
+                async with asyncio.timeout(self._acquire_timeout):
+                    await self._slots.acquire()
+            else:
+                await self._slots.acquire()  # a free slot: taken without waiting, so no timer is needed
         except TimeoutError:
             raise BackendTimeoutError(
                 f"No free connection to {self.backend} within {self._acquire_timeout:g} s ({self.size} in use)",
