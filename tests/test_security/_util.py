@@ -7,12 +7,16 @@ import json
 import os
 import socket
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+
+from gateway import Gateway
 
 APPS = ("blender", "freecad")
 
@@ -89,9 +93,9 @@ def upload(api: httpx.Client, path: str, filename: str, content: bytes) -> httpx
     return api.post(path, content=body, headers={"content-type": content_type})
 
 
-def ascii_stl(name: str = "tetra") -> bytes:
+def ascii_stl(name: str = "tetra", size: float = 1.0) -> bytes:
     """A closed tetrahedron (FreeCAD's STL reader wants a real mesh, not a lone triangle)."""
-    corners = [(0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1)]
+    corners = [(0, 0, 0), (size, 0, 0), (0, size, 0), (0, 0, size)]
     faces = [(0, 2, 1), (0, 1, 3), (0, 3, 2), (1, 2, 3)]
     facets = "".join(
         "facet normal 0 0 0\nouter loop\n"
@@ -148,3 +152,15 @@ def non_loopback_address() -> str | None:
         if not ipaddress.ip_address(address).is_loopback:
             return address
     return None
+
+
+@contextmanager
+def recording_client(gateway: Gateway, seen: list[bytes], timeout: float = 300) -> Iterator[httpx.Client]:
+    """An HTTP client that keeps every response body in ``seen`` (to prove no canary ever came back)."""
+
+    def remember(response: httpx.Response) -> None:
+        response.read()
+        seen.append(response.content)
+
+    with httpx.Client(base_url=gateway.url, timeout=timeout, event_hooks={"response": [remember]}) as client:
+        yield client

@@ -27,7 +27,7 @@ from bridge3d.rpc import RpcClient, RpcError
 from envelope import error, ok
 from gateway import Gateway, start_gateway
 
-from ._util import APPS, RawResponse, ascii_stl, names_containing, raw_request, snapshot, upload
+from ._util import APPS, RawResponse, ascii_stl, names_containing, raw_request, recording_client, snapshot, upload
 
 MARKER = f"sec{secrets.token_hex(4)}"
 CANARY_NAME = f"canary-{MARKER}.txt"
@@ -110,11 +110,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, backends: dict[str, Backen
 
 @pytest.fixture(scope="module")
 def api(gateway: Gateway, arena: Arena) -> Iterator[httpx.Client]:
-    def remember(response: httpx.Response) -> None:
-        response.read()
-        SEEN.append(response.content)
-
-    with httpx.Client(base_url=gateway.url, timeout=180, event_hooks={"response": [remember]}) as client:
+    with recording_client(gateway, SEEN, timeout=180) as client:
         yield client
 
 

@@ -35,7 +35,7 @@ from bridge3d.rpc import RpcClient, RpcError
 from envelope import error, ok
 from gateway import Gateway, start_gateway
 
-from ._util import names_containing, snapshot, upload
+from ._util import ascii_stl, names_containing, recording_client, snapshot, upload
 
 M = f"ref{secrets.token_hex(4)}"
 CANARY_TEXT = f"CANARY-{secrets.token_hex(16)}"
@@ -203,15 +203,7 @@ def canary_png() -> bytes:
 
 
 def canary_stl() -> bytes:
-    corners = [(0, 0, 0), (7.25, 0, 0), (0, 7.25, 0), (0, 0, 7.25)]
-    faces = [(0, 2, 1), (0, 1, 3), (0, 3, 2), (1, 2, 3)]
-    facets = "".join(
-        "facet normal 0 0 0\nouter loop\n"
-        + "".join("vertex {} {} {}\n".format(*corners[i]) for i in face)
-        + "endloop\nendfacet\n"
-        for face in faces
-    )
-    return f"solid {CANARY_TEXT}\n{facets}endsolid {CANARY_TEXT}\n".encode()
+    return ascii_stl(CANARY_TEXT, 7.25)
 
 
 TRIANGLE_OBJ = "v 0 0 0\nv 1 0 0\nv 0 1 0\nvt 0 0\nvt 1 0\nvt 0 1\nf 1/1 2/2 3/3\n"
@@ -289,11 +281,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, backends: dict[str, Backen
 
 @pytest.fixture(scope="module")
 def api(gateway: Gateway, arena: Arena) -> Iterator[httpx.Client]:
-    def remember(response: httpx.Response) -> None:
-        response.read()
-        SEEN.append(response.content)
-
-    with httpx.Client(base_url=gateway.url, timeout=300, event_hooks={"response": [remember]}) as client:
+    with recording_client(gateway, SEEN) as client:
         yield client
 
 

@@ -359,6 +359,18 @@ def fast_decompress(data: bytes, size: int) -> bytes:
     return bytes(out)
 
 
+def _lz4_length(data: bytes, position: int, length: int) -> tuple[int, int]:
+    """A 4-bit LZ4 length; 15 means more bytes follow, each added, until one is not 255."""
+    if length == 15:
+        while True:
+            extra = data[position]
+            position += 1
+            length += extra
+            if extra != 255:
+                break
+    return length, position
+
+
 def lz4_block(data: bytes, limit: int) -> bytes:
     """Decode one raw LZ4 block (no frame) of at most ``limit`` bytes."""
     out = bytearray()
@@ -366,28 +378,14 @@ def lz4_block(data: bytes, limit: int) -> bytes:
     while position < end:
         token = data[position]
         position += 1
-        literal = token >> 4
-        if literal == 15:
-            while True:
-                extra = data[position]
-                position += 1
-                literal += extra
-                if extra != 255:
-                    break
+        literal, position = _lz4_length(data, position, token >> 4)
         out += data[position : position + literal]
         position += literal
         if position >= end:
             break
         offset = data[position] | data[position + 1] << 8
         position += 2
-        length = token & 15
-        if length == 15:
-            while True:
-                extra = data[position]
-                position += 1
-                length += extra
-                if extra != 255:
-                    break
+        length, position = _lz4_length(data, position, token & 15)
         length += 4
         start = len(out) - offset
         if offset == 0 or start < 0:
