@@ -36,6 +36,11 @@ def backend_env(app: str, backend: Backend | None, port: int | None = None, toke
     }
 
 
+def gateway_command(port: int) -> list[str]:
+    """How the tests run the gateway: uvicorn with the app factory (create_app() does the start-up checks)."""
+    return [sys.executable, "-m", "uvicorn", "--factory", "bridge3d.api.main:app_factory", "--port", str(port)]
+
+
 def start_gateway(
     tmp_dir: Path,
     blender: Backend | None = None,
@@ -56,13 +61,7 @@ def start_gateway(
     env = {key: value for key, value in env.items() if value != ""}
     log_path = tmp_dir / f"gateway-{port}.log"
     command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "bridge3d.api.main:app_factory",
-        "--port",
-        str(port),
+        *gateway_command(port),
         "--log-level",
         "warning",
     ]

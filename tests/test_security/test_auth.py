@@ -18,7 +18,7 @@ from backends import Backend, free_port, stop_process
 from bridge3d.rpc.dispatcher import Registry
 from bridge3d.rpc.server import HostServer, ServerConfig
 from envelope import error, ok
-from gateway import Gateway, backend_env, start_gateway
+from gateway import Gateway, backend_env, gateway_command, start_gateway
 
 from ._util import non_loopback_address
 
@@ -112,17 +112,13 @@ def test_bridge3d_api_refuses_a_wide_bind_without_a_key(tmp_path: Path, key: str
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10"])
 def test_uvicorn_factory_refuses_a_wide_host_setting_without_a_key(tmp_path: Path, host: str) -> None:
     """However the gateway is started, create_app() itself refuses."""
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "bridge3d.api.main:app_factory",
-        "--port",
-        str(free_port()),
-    ]
     done = subprocess.run(
-        command, env=clean_env(BRIDGE3D_HOST=host), cwd=tmp_path, capture_output=True, text=True, timeout=120
+        gateway_command(free_port()),
+        env=clean_env(BRIDGE3D_HOST=host),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode != 0, done
     assert f"refusing to serve on {host} without an API key" in done.stdout + done.stderr

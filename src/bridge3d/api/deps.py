@@ -12,10 +12,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from . import limits
 from .clients.blender_client import BlenderClient
 from .clients.freecad_client import FreeCADClient
 from .config import Settings, get_settings
-from .errors import ExecutionDisabledError, UnauthorizedError
+from .errors import UnauthorizedError
 
 
 async def settings_dependency(request: Request) -> Settings:
@@ -68,8 +69,4 @@ async def require_api_key(
 
 
 async def require_execute_allowed(settings: SettingsDep) -> None:
-    if not settings.allow_execute:
-        raise ExecutionDisabledError(
-            "Code execution is switched off on this gateway (BRIDGE3D_ALLOW_EXECUTE=false)",
-            {"setting": "BRIDGE3D_ALLOW_EXECUTE"},
-        )
+    limits.check_execute_allowed(settings)

@@ -100,6 +100,15 @@ def execute_timeout(requested: float | None, settings: Settings, call_timeout: f
     return requested
 
 
+def check_execute_allowed(settings: Settings) -> None:
+    """403 EXECUTION_DISABLED when BRIDGE3D_ALLOW_EXECUTE is off (REST /execute and WebSocket execute)."""
+    if not settings.allow_execute:
+        raise ExecutionDisabledError(
+            "Code execution is switched off on this gateway (BRIDGE3D_ALLOW_EXECUTE=false)",
+            {"setting": "BRIDGE3D_ALLOW_EXECUTE"},
+        )
+
+
 def check_batch(steps: Sequence[dict[str, Any]], settings: Settings) -> None:
     """Refuse a batch that could do what the equivalent REST requests would be refused for.
 

@@ -21,7 +21,6 @@ from .errors import (
     GatewayError,
     LimitExceededError,
 )
-from .models.rendering import RenderParams
 from .models.responses import CreatedObject, FileInfo, ObjectInfo
 
 DOWNLOAD_CHUNK_BYTES = 4 * 1024 * 1024
@@ -157,7 +156,3 @@ async def execute(
                 await client.send_command("rpc.cancel", timeout=5)
             raise
         return result
-
-
-def check_render_limits(params: RenderParams, settings: Settings) -> None:
-    limits.check_render(params.resolution, params.samples, settings)

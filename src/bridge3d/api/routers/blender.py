@@ -170,7 +170,7 @@ async def open_scene(client: BlenderDep, file: UploadFile, settings: SettingsDep
 @router.post("/render", name="render_image", response_model=APIResponse[FileInfo])
 async def render_image(client: BlenderDep, params: RenderParams, settings: SettingsDep) -> APIResponse[FileInfo]:
     """Render the scene to PNG or JPEG in the workspace. With no camera, one framing all objects is added."""
-    services.check_render_limits(params, settings)
+    limits.check_render(params.resolution, params.samples, settings)
     result = await client.send_command("render.image", params.model_dump(exclude_none=True))
     return APIResponse(result=services.file_info("blender", result))
 

@@ -205,12 +205,6 @@ class Session:
 
     # ------------------------------------------------------------------ executions
     def _start_execution(self, message: ExecuteMessage) -> None:
-        if not self.settings.allow_execute:
-            raise BadMessage(
-                "EXECUTION_DISABLED",
-                "Code execution is switched off on this gateway (BRIDGE3D_ALLOW_EXECUTE=false)",
-                message_id=message.id,
-            )
         if message.id in self._executions:
             raise BadMessage(
                 "DUPLICATE_ID",
@@ -225,6 +219,7 @@ class Session:
                 message.id,
             )
         try:
+            limits.check_execute_allowed(self.settings)
             timeout = limits.execute_timeout(message.timeout, self.settings, self.client.settings.call_timeout)
         except GatewayError as exc:
             raise BadMessage(exc.code, exc.message, exc.details, message.id) from None
