@@ -51,8 +51,24 @@ def build_registry() -> Registry:
 class InProcessHost:
     """A HostServer whose pump runs on a background thread standing in for the app's main thread."""
 
-    def __init__(self, *, port: int = 0, token: str | None = None, max_frame_bytes: int = 64 * 1024 * 1024) -> None:
-        config = ServerConfig(port=port, token=token, max_frame_bytes=max_frame_bytes, app_name="fake", app_version="1")
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        token: str | None = None,
+        max_frame_bytes: int = 64 * 1024 * 1024,
+        hello_timeout: float = 10.0,
+        max_connections: int = 64,
+    ) -> None:
+        config = ServerConfig(
+            port=port,
+            token=token,
+            max_frame_bytes=max_frame_bytes,
+            app_name="fake",
+            app_version="1",
+            hello_timeout=hello_timeout,
+            max_connections=max_connections,
+        )
         self.server = HostServer(build_registry(), config)
         self.server.start()
         self.port = self.server.port

@@ -45,6 +45,9 @@ def decode_frame(line: bytes) -> Any:
         return json.loads(line.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise ParseError(f"Parse error: {exc}") from None
+    except RecursionError:
+        # json's C decoder recurses once per nested array or object; the interpreter's limit ends it.
+        raise ParseError("Parse error: the JSON is nested too deeply") from None
 
 
 def parse_request(message: Any) -> Request:

@@ -24,7 +24,7 @@ from typing import Any
 
 from .. import __version__
 from .dispatcher import Registry, invoke, run_batch
-from .errors import InvalidParams, InvalidRequest, RpcError, Unauthorized
+from .errors import Busy, InvalidParams, InvalidRequest, RpcError, Unauthorized
 from .protocol import (
     DEFAULT_MAX_FRAME_BYTES,
     FRAME_DELIMITER,
@@ -44,6 +44,12 @@ logger = logging.getLogger(__name__)
 EVENT_METHOD = "event"
 # A subscriber that falls this far behind is disconnected rather than letting memory grow.
 MAX_SUBSCRIBER_BACKLOG_BYTES = 16 * 1024 * 1024
+# The most one read takes from a connection: FrameReader checks a frame's limit after each read.
+READ_BUFFER_BYTES = 256 * 1024
+# Until rpc.hello succeeds a frame may be this long: enough for the hello, far too little to fill memory.
+PREAUTH_FRAME_BYTES = 4 * 1024
+DEFAULT_HELLO_TIMEOUT = 10.0
+DEFAULT_MAX_CONNECTIONS = 64
 
 
 def is_loopback(host: str) -> bool:
@@ -63,6 +69,49 @@ class ServerConfig:
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
     app_name: str = "bridge3d"
     app_version: str = ""
+    hello_timeout: float = DEFAULT_HELLO_TIMEOUT  # seconds a connection has to authenticate (with a token)
+    max_connections: int = DEFAULT_MAX_CONNECTIONS  # open connections; one more is refused and closed
+
+
+class FrameTooLarge(Exception):
+    """A frame grew past its limit before its newline arrived."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Frame exceeds the {limit}-byte limit")
+        self.limit = limit
+
+
+class FrameReader:
+    """Newline-terminated frames from a stream, each checked against a limit chosen per call.
+
+    It keeps its own buffer, read in pieces of at most READ_BUFFER_BYTES, so the limit can differ from frame to
+    frame (small before rpc.hello, large after) and a frame over its limit is refused as soon as the buffer passes
+    it: a connection never holds more than its limit plus one piece.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self._reader = reader
+        self._buffer = bytearray()
+        self._searched = 0  # bytes of the buffer known to hold no delimiter
+
+    async def next(self, limit: int) -> bytes:
+        """The next frame, delimiter included. Raises FrameTooLarge, or IncompleteReadError at end of stream."""
+        while True:
+            end = self._buffer.find(FRAME_DELIMITER, self._searched)
+            if end >= 0:
+                frame = bytes(self._buffer[: end + 1])
+                del self._buffer[: end + 1]
+                self._searched = 0
+                if end > limit:
+                    raise FrameTooLarge(limit)
+                return frame
+            self._searched = len(self._buffer)
+            if len(self._buffer) > limit:
+                raise FrameTooLarge(limit)
+            piece = await self._reader.read(READ_BUFFER_BYTES)
+            if not piece:
+                raise asyncio.IncompleteReadError(bytes(self._buffer), None)
+            self._buffer += piece
 
 
 @dataclass(eq=False)
@@ -159,7 +208,7 @@ class HostServer:
                     self._serve_connection,
                     self.config.host,
                     self.config.port,
-                    limit=self.config.max_frame_bytes,
+                    limit=READ_BUFFER_BYTES,  # only bounds the stream's own buffer: FrameReader reads from it
                 )
             )
             self.port = self._server.sockets[0].getsockname()[1]
@@ -189,24 +238,40 @@ class HostServer:
 
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = str(writer.get_extra_info("peername"))
+        if len(self._connections) >= self.config.max_connections:
+            limit = self.config.max_connections
+            logger.warning("refused a connection from %s: %d connections are open", peer, limit)
+            writer.write(
+                encode_frame(error_response(None, Busy(f"Too many connections (limit {limit})", {"limit": limit})))
+            )
+            writer.close()
+            return
         connection = _Connection(writer, authenticated=self.config.token is None, peer=peer)
         self._connections.add(connection)
+        frames = FrameReader(reader)
+        hello_deadline = asyncio.get_running_loop().time() + self.config.hello_timeout
         try:
             while True:
                 try:
-                    line = await reader.readuntil(FRAME_DELIMITER)
+                    if connection.authenticated:
+                        line = await frames.next(self.config.max_frame_bytes)
+                    else:
+                        async with asyncio.timeout_at(hello_deadline):
+                            line = await frames.next(PREAUTH_FRAME_BYTES)
                 except asyncio.IncompleteReadError:
                     # EOF (possibly mid-frame): a client that only half-closed still gets its replies.
                     if connection.pending:
                         await asyncio.wait(set(connection.pending))
                         await writer.drain()
                     break
-                except asyncio.LimitOverrunError:
-                    limit = self.config.max_frame_bytes
+                except FrameTooLarge as exc:
+                    connection.send(error_response(None, InvalidRequest(str(exc), {"max_frame_bytes": exc.limit})))
+                    await writer.drain()
+                    break
+                except TimeoutError:
+                    timeout = self.config.hello_timeout
                     connection.send(
-                        error_response(
-                            None, InvalidRequest(f"Frame exceeds the {limit}-byte limit", {"max_frame_bytes": limit})
-                        )
+                        error_response(None, Unauthorized(f"No rpc.hello within {timeout:g} s", {"timeout": timeout}))
                     )
                     await writer.drain()
                     break
