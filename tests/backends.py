@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bridge3d.rpc import RpcClient, RpcConnectionError
+from bridge3d.rpc.hostmain import token_pipe
 
 FREECAD_LIB = Path(os.environ.get("BRIDGE3D_FREECAD_LIB", "/usr/lib/freecad-python3/lib"))
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -80,19 +81,23 @@ def start_backend(
     workspace.mkdir(parents=True, exist_ok=True)
     log_path = tmp_dir / f"{app}.log"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    token_fd = token_pipe(token)  # as bridge3d up does: the token is in no command line or environment
     command = [
         sys.executable,
         "-m",
         f"bridge3d.{app}",
         "--port",
         str(port),
-        "--token",
-        token,
+        "--token-fd",
+        str(token_fd),
         "--workspace",
         str(workspace),
     ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, pass_fds=(token_fd,))
+    finally:
+        os.close(token_fd)
     backend = Backend(app, port, token, workspace, process, log_path)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -71,8 +71,15 @@ def test_start_all_runs_everything_with_pid_files_logs_and_fresh_tokens(stack: S
     run = stack.run_info()
     assert run["blender"]["port"] == stack.blender_port and run["freecad"]["port"] == stack.freecad_port
     assert len(run["blender"]["token"]) >= 24 and run["blender"]["token"] != run["freecad"]["token"]
+    # A bug that reads files (an importer following a path) must not yield a token: no process of the stack holds
+    # one in its command line or environment, which every program of this user can read.
     for app in ("blender", "freecad"):
-        assert run[app]["token"] not in Path(f"/proc/{pids[app]}/cmdline").read_text()
+        token = run[app]["token"].encode()
+        for name in ("api", "blender", "freecad", "supervisor"):
+            for exposed in ("cmdline", "environ"):
+                assert token not in Path(f"/proc/{pids[name]}/{exposed}").read_bytes(), (app, name, exposed)
+    for app in ("blender", "freecad"):
+        assert stat.S_IMODE((stack.state_dir / "workspace" / app).stat().st_mode) == 0o700
 
 
 def test_health_check_shows_a_green_table(stack: Stack) -> None:

@@ -237,6 +237,13 @@ def test_the_symlink_pointing_outside_is_refused_by_the_host(api: httpx.Client, 
 
 
 @pytest.mark.parametrize("app", APPS)
+def test_the_file_list_does_not_follow_symlinks(api: httpx.Client, arena: Arena, app: str) -> None:
+    """A listing that followed the link would show the outside file's size (and that it exists)."""
+    listed = {item["name"]: item for item in ok(api.get(f"/api/v1/{app}/files"))}
+    assert not any(name.startswith("link-out") for name in listed), sorted(listed)
+
+
+@pytest.mark.parametrize("app", APPS)
 def test_url_encoded_download_paths(api: httpx.Client, app: str) -> None:
     """Encodings in the URL itself: decoded once by the server, then refused; never decoded twice."""
     targets = [

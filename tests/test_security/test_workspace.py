@@ -48,3 +48,13 @@ def test_a_planted_partial_file_symlink_is_not_followed(tmp_path: Path) -> None:
         workspace.write_chunk("upload.stl", data, offset=0, final=True)
     assert outside.read_text() == "precious"
     assert not (workspace.root / "upload.stl").exists()
+
+
+def test_the_listing_shows_regular_files_only(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path / "ws")
+    (workspace.root / "model.stl").write_bytes(b"solid x\nendsolid x\n")
+    outside = tmp_path / "secret.bin"
+    outside.write_bytes(b"x" * 12345)
+    (workspace.root / "link.stl").symlink_to(outside)
+    (workspace.root / "folder").mkdir()
+    assert workspace.list_files() == [{"name": "model.stl", "size": 19}]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from bridge3d import __version__
 
 def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
+    from pydantic import SecretStr
 
     from bridge3d.api.config import Settings
     from bridge3d.api.main import create_app
@@ -25,7 +27,13 @@ def cmd_api(args: argparse.Namespace) -> int:
     settings = Settings()
     host = args.host or settings.host
     port = args.port or settings.port
-    settings = settings.model_copy(update={"host": host, "port": port})  # the gateway's checks see the real bind
+    update: dict[str, object] = {"host": host, "port": port}  # the gateway's checks see the real bind
+    if args.backend_tokens_fd is not None:
+        with os.fdopen(args.backend_tokens_fd, "rb") as pipe:
+            tokens = json.loads(pipe.read())
+        for app, token in tokens.items():
+            update[app] = getattr(settings, app).model_copy(update={"token": SecretStr(token)})
+    settings = settings.model_copy(update=update)
     try:
         app = create_app(settings)
     except UnsafeBindError as exc:
@@ -83,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     api = commands.add_parser("api", help="run the gateway (uvicorn)")
     api.add_argument("--host", help="bind address (default BRIDGE3D_HOST or 127.0.0.1)")
     api.add_argument("--port", type=int, help="port (default BRIDGE3D_PORT or 8000)")
+    api.add_argument(
+        "--backend-tokens-fd",
+        type=int,
+        metavar="FD",
+        help='read {"blender": token, "freecad": token} as JSON from this inherited descriptor (a pipe), so the '
+        "host-server tokens are in no environment or command line",
+    )
     api.set_defaults(handler=cmd_api)
 
     for app in ("blender", "freecad"):

@@ -7,6 +7,7 @@ host-server tokens for this run, pid files and logs under the state directory. `
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -85,8 +86,17 @@ def backend(settings: Settings, app: str) -> BackendSettings:
 
 
 def build_specs(settings: Settings, state: StateDir, tokens: dict[str, str]) -> list[ServiceSpec]:
-    """The three services: each host server on the port and with the token the gateway is told to use."""
-    base_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    """The three services: each host server on the port and with the token the gateway is told to use.
+
+    Tokens travel through pipes (``--token-fd``, ``--backend-tokens-fd``), never in an environment or a command
+    line: any program of the same user can read /proc/<pid>/environ and /proc/<pid>/cmdline.
+    """
+    base_env = {
+        key: value
+        for key, value in os.environ.items()
+        if not (key.endswith("TOKEN") and key.startswith(("BRIDGE3D_BLENDER_", "BRIDGE3D_FREECAD_")))
+    }
+    base_env["PYTHONUNBUFFERED"] = "1"
     python = [sys.executable, "-m", "bridge3d.cli.main"]
     specs = []
     gateway_env = dict(base_env)
@@ -98,13 +108,13 @@ def build_specs(settings: Settings, state: StateDir, tokens: dict[str, str]) -> 
                 name=app,
                 description=DESCRIPTIONS[app],
                 command=(*python, app, "--host", reach.host, "--port", str(reach.port), "--workspace", workspace),
-                # The token travels in the environment, not on the command line other users can read in `ps`.
-                env={**base_env, f"BRIDGE3D_{app.upper()}_TOKEN": tokens[app]},
+                env=base_env,
                 endpoint=HostEndpoint(local_address(reach.host), reach.port, tokens[app]),
+                secret=("--token-fd", tokens[app]),
             )
         )
         prefix = f"BRIDGE3D_{app.upper()}__"
-        gateway_env |= {prefix + "HOST": reach.host, prefix + "PORT": str(reach.port), prefix + "TOKEN": tokens[app]}
+        gateway_env |= {prefix + "HOST": reach.host, prefix + "PORT": str(reach.port)}
     specs.insert(
         0,
         ServiceSpec(
@@ -113,6 +123,7 @@ def build_specs(settings: Settings, state: StateDir, tokens: dict[str, str]) -> 
             command=(*python, "api", "--host", settings.host, "--port", str(settings.port)),
             env=gateway_env,
             ready_url=gateway_url(settings) + "/version",
+            secret=("--backend-tokens-fd", json.dumps(tokens)),
         ),
     )
     return specs

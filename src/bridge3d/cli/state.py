@@ -61,11 +61,13 @@ class StateDir:
         return self.root / "workspace" / app
 
     def prepare(self) -> None:
-        """Create the directory tree; private to this user (it holds tokens)."""
+        """Create the directory tree; private to this user (it holds tokens, and the workspaces hold the user's
+        models and renders)."""
         self.logs.mkdir(parents=True, exist_ok=True)
-        for app in HOST_APPS:
-            self.workspace(app).mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o700)
+        for folder in (self.root / "workspace", *(self.workspace(app) for app in HOST_APPS)):
+            folder.mkdir(mode=0o700, exist_ok=True)
+            folder.chmod(0o700)
 
     # ------------------------------------------------------------------ pid files
     def write_pid(self, name: str, pid: int) -> None:

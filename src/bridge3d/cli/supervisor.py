@@ -39,6 +39,7 @@ from typing import IO, Any
 
 from bridge3d.rpc.client import RpcClient
 from bridge3d.rpc.errors import RpcError
+from bridge3d.rpc.hostmain import token_pipe
 
 from .state import SUPERVISOR, StateDir
 
@@ -86,6 +87,9 @@ class ServiceSpec:
     env: Mapping[str, str]
     endpoint: HostEndpoint | None = None  # host servers: probed with rpc.ping / rpc.describe
     ready_url: str | None = None  # the gateway: ready when this URL answers 200
+    # (option, secret): the secret goes through a pipe whose descriptor follows the option on the command line, so
+    # it is never in the child's environment or command line (both readable by other programs of this user).
+    secret: tuple[str, str] | None = None
 
     @property
     def is_host(self) -> bool:
@@ -271,16 +275,27 @@ class Service:
             stamp = time.strftime("%Y-%m-%d %H:%M:%S")
             log.write(f"=== {stamp} bridge3d supervisor: {why}: {' '.join(self.spec.command)}\n".encode())
             log.flush()
-            # Its own process group: a Ctrl-C in the supervisor's terminal reaches only the supervisor,
-            # which then stops the services itself instead of racing their own SIGINT handling.
-            self.process = subprocess.Popen(
-                list(self.spec.command),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=dict(self.spec.env),
-                process_group=0,
-            )
+            command = list(self.spec.command)
+            pass_fds: tuple[int, ...] = ()
+            if self.spec.secret is not None:
+                option, secret = self.spec.secret
+                secret_fd = token_pipe(secret)
+                command, pass_fds = [*command, option, str(secret_fd)], (secret_fd,)
+            try:
+                # Its own process group: a Ctrl-C in the supervisor's terminal reaches only the supervisor,
+                # which then stops the services itself instead of racing their own SIGINT handling.
+                self.process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=dict(self.spec.env),
+                    process_group=0,
+                    pass_fds=pass_fds,
+                )
+            finally:
+                for descriptor in pass_fds:
+                    os.close(descriptor)
         self.state_dir.write_pid(self.name, self.process.pid)
         logger.info("%s: started %s (pid %d, log %s)", self.name, self.spec.description, self.process.pid, log.name)
 

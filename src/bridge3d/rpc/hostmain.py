@@ -14,7 +14,7 @@ from typing import Any
 
 from .dispatcher import Registry
 from .protocol import DEFAULT_MAX_FRAME_BYTES
-from .server import HostServer, ServerConfig, is_loopback
+from .server import DEFAULT_MAX_CONNECTIONS, HostServer, ServerConfig, is_loopback
 from .workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -32,8 +32,23 @@ def build_parser(app: str, default_port: int) -> argparse.ArgumentParser:
         default=int(env(prefix + "PORT", str(default_port))),
         help=f"TCP port (default {default_port})",
     )
-    parser.add_argument(
-        "--token", default=env(prefix + "TOKEN") or None, help=f"require rpc.hello with this token (env {prefix}TOKEN)"
+    token = parser.add_mutually_exclusive_group()
+    token.add_argument(
+        "--token",
+        default=env(prefix + "TOKEN") or None,
+        help=f"require rpc.hello with this token (env {prefix}TOKEN); both are readable by other programs of this "
+        "user (ps, /proc/<pid>/environ): prefer --token-fd or --token-file",
+    )
+    token.add_argument(
+        "--token-fd",
+        type=int,
+        metavar="FD",
+        help="read the token from this inherited file descriptor (a pipe), then close it",
+    )
+    token.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help="read the token from this file (mode 0600), then delete it",
     )
     parser.add_argument(
         "--workspace",
@@ -43,8 +58,41 @@ def build_parser(app: str, default_port: int) -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-frame-bytes", type=int, default=int(env("BRIDGE3D_MAX_FRAME_BYTES", str(DEFAULT_MAX_FRAME_BYTES)))
     )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=int(env(prefix + "MAX_CONNECTIONS", str(DEFAULT_MAX_CONNECTIONS))),
+        help=f"open connections at most; more are refused (default {DEFAULT_MAX_CONNECTIONS})",
+    )
     parser.add_argument("--log-level", default=env("BRIDGE3D_LOG_LEVEL", "INFO"))
     return parser
+
+
+def token_pipe(token: str) -> int:
+    """The read end of a pipe holding ``token``, for a child started with ``--token-fd`` (pass it in pass_fds,
+    then close it in the parent). Nothing of the token is left in the child's command line or environment, where
+    any program of the same user can read it (/proc/<pid>/cmdline and /proc/<pid>/environ)."""
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, token.encode())  # far below the pipe's buffer: never blocks
+    finally:
+        os.close(write_end)
+    return read_end
+
+
+def read_token(args: argparse.Namespace) -> str | None:
+    """The token from --token, --token-fd (read and closed) or --token-file (read and deleted)."""
+    if args.token_fd is not None:
+        with os.fdopen(args.token_fd, "rb") as pipe:
+            return pipe.read().decode().strip() or None
+    if args.token_file is not None:
+        path = Path(args.token_file)
+        try:
+            return path.read_text().strip() or None
+        finally:
+            path.unlink(missing_ok=True)
+    token: str | None = args.token
+    return token
 
 
 def run_headless(
@@ -59,7 +107,12 @@ def run_headless(
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    if not is_loopback(args.host) and not args.token:
+    try:
+        token = read_token(args)
+    except OSError as exc:
+        logger.error("cannot read the token: %s", exc)
+        return 2
+    if not is_loopback(args.host) and not token:
         logger.error("refusing to bind %s host server to %s without a token (--token)", app, args.host)
         return 2
     try:
@@ -70,10 +123,11 @@ def run_headless(
     config = ServerConfig(
         host=args.host,
         port=args.port,
-        token=args.token,
+        token=token,
         max_frame_bytes=args.max_frame_bytes,
         app_name=app,
         app_version=app_version,
+        max_connections=args.max_connections,
     )
     server = HostServer(Registry(), config)
     server.registry.update(build_registry(workspace, server))

@@ -104,11 +104,15 @@ class Workspace:
         return {"name": path.name, "size": path.stat().st_size}
 
     def list_files(self) -> list[dict[str, Any]]:
-        return [
-            self.describe(p)
-            for p in sorted(self.root.iterdir())
-            if p.is_file() and not p.name.endswith(PARTIAL_SUFFIX) and not p.name.startswith(".")
-        ]
+        """Regular files only: a symlink is not followed (its target's size could tell what lies outside)."""
+        listed = []
+        for path in sorted(self.root.iterdir()):
+            if path.name.startswith(".") or path.name.endswith(PARTIAL_SUFFIX):
+                continue
+            info = path.lstat()
+            if stat.S_ISREG(info.st_mode):
+                listed.append({"name": path.name, "size": info.st_size})
+        return listed
 
     def read_chunk(self, name: Any, offset: int = 0, length: int = DEFAULT_CHUNK_BYTES) -> dict[str, Any]:
         if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
