@@ -26,6 +26,8 @@ LIMITS = {
     "BRIDGE3D_MAX_BATCH_STEPS": 5,
     "BRIDGE3D_MAX_OBJECTS_PER_REQUEST": 3,
     "BRIDGE3D_MAX_EXECUTE_TIMEOUT": 2,
+    "BRIDGE3D_MAX_PRIMITIVE_FACES": 1000,
+    "BRIDGE3D_MAX_BATCH_FACES": 3000,
 }
 TAG = f"lim{secrets.token_hex(3)}"
 
@@ -132,6 +134,40 @@ def test_batch_render_steps_get_the_same_render_limits(api: httpx.Client, hosts:
         found = error(api.post("/api/v1/blender/batch", json={"steps": steps}), 422, "LIMIT_EXCEEDED")
         over(found, setting, f"steps[1].params.{field}")
         assert absent(hosts["blender"], name), "no step may run when one is over a limit"
+
+
+# ---------------------------------------------------------------------------------------------- geometry budget
+def test_a_primitive_over_the_face_budget_is_refused(api: httpx.Client, hosts: dict[str, RpcClient]) -> None:
+    name = f"{TAG}BigBall"
+    found = error(
+        api.post("/api/v1/blender/primitives/sphere", json={"name": name, "segments": 64, "rings": 32}),
+        422,
+        "LIMIT_EXCEEDED",
+    )
+    over(found, "BRIDGE3D_MAX_PRIMITIVE_FACES")
+    assert found["details"]["value"] == 64 * 32
+    assert absent(hosts["blender"], name)
+    torus = {"name": name, "major_segments": 40, "minor_segments": 26}  # 1040 faces
+    over(
+        error(api.post("/api/v1/blender/primitives/torus", json=torus), 422, "LIMIT_EXCEEDED"),
+        "BRIDGE3D_MAX_PRIMITIVE_FACES",
+    )
+    assert ok(api.post("/api/v1/blender/primitives/sphere", json={"name": name, "segments": 40, "rings": 25}), 201)
+
+
+def test_a_batch_over_the_face_budget_runs_nothing(api: httpx.Client, hosts: dict[str, RpcClient]) -> None:
+    def spheres(count: int, prefix: str) -> list[dict[str, Any]]:
+        params = {"type": "sphere", "segments": 32, "rings": 24}  # 768 faces each
+        return [{"method": "primitive.create", "params": {**params, "name": f"{prefix}{i}"}} for i in range(count)]
+
+    found = error(api.post("/api/v1/blender/batch", json={"steps": spheres(4, f"{TAG}Over")}), 422, "LIMIT_EXCEEDED")
+    over(found, "BRIDGE3D_MAX_BATCH_FACES", "steps")
+    assert found["details"]["value"] == 4 * 768
+    assert all(absent(hosts["blender"], f"{TAG}Over{i}") for i in range(4))
+    one_too_big = [{"method": "primitive.create", "params": {"type": "sphere", "segments": 64, "rings": 32}}]
+    found = error(api.post("/api/v1/blender/batch", json={"steps": one_too_big}), 422, "LIMIT_EXCEEDED")
+    over(found, "BRIDGE3D_MAX_PRIMITIVE_FACES", "steps[0].params")
+    assert ok(api.post("/api/v1/blender/batch", json={"steps": spheres(3, f"{TAG}Fits")}))["completed"] == 3
 
 
 # ---------------------------------------------------------------------------------------------- batch length

@@ -55,6 +55,15 @@ class Settings(BaseSettings):
         16 * 1024 * 1024, ge=1024, description="largest request body, except uploads (those: max_upload_bytes)"
     )
     max_batch_steps: int = Field(10_000, ge=1, description="most steps in one /batch")
+    max_primitive_faces: int = Field(
+        512 * 512, ge=1, description="most faces one Blender primitive may have (a sphere's segments x rings)"
+    )
+    max_batch_faces: int = Field(
+        1_000_000,
+        ge=1,
+        description="most faces the Blender primitives of one request or /batch may have together "
+        "(time and memory grow with them: 1,000,000 faces take about 4 s and 800 MB in Blender)",
+    )
     max_objects_per_request: int = Field(
         10_000,
         ge=1,

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bridge3d.commands.geometry import primitive_faces
+
 from .config import Settings
 from .errors import ExecutionDisabledError, ParamLimitError
 
@@ -98,6 +100,43 @@ def execute_timeout(requested: float | None, settings: Settings, call_timeout: f
             requested,
         )
     return requested
+
+
+def check_primitive_faces(kind: str, params: dict[str, Any], settings: Settings, prefix: str = "") -> int:
+    """The faces a Blender primitive will have, against BRIDGE3D_MAX_PRIMITIVE_FACES; returns them."""
+    faces = primitive_faces(kind, params)
+    if faces > settings.max_primitive_faces:
+        raise _refuse(
+            prefix.rstrip(".") or "body",
+            f"a {kind} of {faces} faces",
+            settings.max_primitive_faces,
+            "faces",
+            "BRIDGE3D_MAX_PRIMITIVE_FACES",
+            faces,
+        )
+    return faces
+
+
+def check_geometry(steps: Sequence[dict[str, Any]], settings: Settings) -> None:
+    """Each Blender primitive of a batch against BRIDGE3D_MAX_PRIMITIVE_FACES, and all of them together against
+    BRIDGE3D_MAX_BATCH_FACES: a batch may not make more mesh than the host can build within a few seconds."""
+    total = 0
+    for index, step in enumerate(steps):
+        params = step.get("params") or {}
+        if step.get("method") != "primitive.create" or not isinstance(params, dict):
+            continue
+        kind = params.get("type")
+        if isinstance(kind, str):
+            total += check_primitive_faces(kind.lower(), params, settings, f"steps[{index}].params.")
+    if total > settings.max_batch_faces:
+        raise _refuse(
+            "steps",
+            f"{total} faces in all",
+            settings.max_batch_faces,
+            "faces per batch",
+            "BRIDGE3D_MAX_BATCH_FACES",
+            total,
+        )
 
 
 def check_execute_allowed(settings: Settings) -> None:

@@ -134,6 +134,8 @@ async def run_batch(client: BaseSocketClient, steps: list[dict[str, Any]], *, se
     Nothing runs unless every step passes the limits its REST route would apply (and the execute switch).
     """
     limits.check_batch(steps, settings)
+    if client.app_name == "blender":
+        limits.check_geometry(steps, settings)
     result: dict[str, Any] = await client.send_command("batch.run", {"steps": steps})
     return result
 

@@ -7,7 +7,7 @@ layer on every call, which makes adding objects slower the more there are.
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
@@ -16,7 +16,7 @@ import bpy
 
 from ..rpc import params as p
 from ..rpc.errors import InvalidParams
-from . import compat, specs
+from . import compat, shapes, specs
 from .events import EventHub
 from .info import find_material, find_object, object_info, scene, short_info
 
@@ -46,10 +46,7 @@ class ObjectCommands:
         scl = specs.scale(scale)
 
         mesh = bpy.data.meshes.new(obj_name)
-        if kind == "torus":
-            _fill_torus(mesh, sizes)
-        else:
-            self._templates.get(kind, sizes).to_mesh(mesh)
+        self._templates.to_mesh(kind, sizes, mesh)
         obj = bpy.data.objects.new(obj_name, mesh)
         obj.location = loc
         obj.rotation_euler = rot
@@ -80,11 +77,7 @@ class ObjectCommands:
             needle = name_contains.lower()
         # Each bpy attribute read costs about a microsecond, so with 10,000 objects the name is read once per
         # object (values() builds the wrappers in C) and sorting uses the plain strings.
-        named = [
-            (obj.name, obj)
-            for obj in scene().objects.values()
-            if wanted_type is None or obj.type == wanted_type
-        ]
+        named = [(obj.name, obj) for obj in scene().objects.values() if wanted_type is None or obj.type == wanted_type]
         if needle is not None:
             named = [entry for entry in named if needle in entry[0].lower()]
         named.sort(key=itemgetter(0))
@@ -226,28 +219,44 @@ class PrimitiveTemplates:
 
     Building a cube with bmesh ops costs about three times as much as copying a finished BMesh into a mesh
     (BMesh.to_mesh leaves its source unchanged), and bulk creation mostly repeats the same few shapes. Only
-    the most recently used shapes are kept.
+    the most recently used small shapes are kept (a large one is built, copied and freed: keeping it would hold
+    hundreds of megabytes for a shape that is rarely repeated).
     """
 
     MAX_SHAPES = 16
+    MAX_KEPT_FACES = 20_000
 
     def __init__(self) -> None:
         self._shapes: dict[tuple[str, tuple[tuple[str, Any], ...]], Any] = {}
 
-    def get(self, kind: str, sizes: dict[str, Any]) -> Any:
+    def to_mesh(self, kind: str, sizes: dict[str, Any], mesh: Any) -> None:
+        """Write the shape of ``kind`` with ``sizes`` into ``mesh``."""
         key = (kind, tuple(sorted(sizes.items())))
         bm = self._shapes.pop(key, None)
         if bm is None or not bm.is_valid:
-            bm = bmesh.new()
-            bm.loops.layers.uv.new("UVMap")  # the name Blender's own Add menu gives it
-            try:
-                _fill_bmesh(bm, kind, sizes)
-            except BaseException:
+            bm = self._build(kind, sizes)
+        try:
+            bm.to_mesh(mesh)
+        finally:
+            if len(bm.faces) > self.MAX_KEPT_FACES:
                 bm.free()
-                raise
-            if len(self._shapes) >= self.MAX_SHAPES:
-                self._shapes.pop(next(iter(self._shapes))).free()
-        self._shapes[key] = bm  # re-inserted: the dict's order is least recently used first
+            else:
+                if len(self._shapes) >= self.MAX_SHAPES:
+                    self._shapes.pop(next(iter(self._shapes))).free()
+                self._shapes[key] = bm  # re-inserted: the dict's order is least recently used first
+
+    @staticmethod
+    def _build(kind: str, sizes: dict[str, Any]) -> Any:
+        bm = bmesh.new()
+        try:
+            if kind in LIST_BUILT:
+                _load_lists(bm, LIST_BUILT[kind](sizes))
+            else:
+                bm.loops.layers.uv.new("UVMap")  # the name Blender's own Add menu gives it
+                _fill_bmesh(bm, kind, sizes)
+        except BaseException:
+            bm.free()
+            raise
         return bm
 
 
@@ -258,8 +267,6 @@ def _fill_bmesh(bm: Any, kind: str, s: dict[str, Any]) -> None:
         ops.create_cube(bm, size=s["size"], calc_uvs=True)
     elif kind == "plane":
         ops.create_grid(bm, x_segments=1, y_segments=1, size=s["size"] / 2.0, calc_uvs=True)
-    elif kind == "sphere":
-        ops.create_uvsphere(bm, u_segments=s["segments"], v_segments=s["rings"], radius=s["radius"], calc_uvs=True)
     elif kind in ("cylinder", "cone"):
         # A cylinder is a cone whose two radii are equal, exactly as Blender's Add > Mesh builds it.
         radius1, radius2 = (s["radius"], s["radius"]) if kind == "cylinder" else (s["radius1"], s["radius2"])
@@ -277,24 +284,19 @@ def _fill_bmesh(bm: Any, kind: str, s: dict[str, Any]) -> None:
         raise InvalidParams.for_field("type", kind)
 
 
-def _fill_torus(mesh: Any, s: dict[str, Any]) -> None:
-    """A torus in the XY plane around Z (bmesh has no torus op; this matches Add > Torus)."""
-    major, minor = s["major_radius"], s["minor_radius"]
-    n_major, n_minor = s["major_segments"], s["minor_segments"]
-    verts = []
-    for i in range(n_major):
-        theta = 2.0 * math.pi * i / n_major
-        ct, st = math.cos(theta), math.sin(theta)
-        for j in range(n_minor):
-            phi = 2.0 * math.pi * j / n_minor
-            r = major + minor * math.cos(phi)
-            verts.append((r * ct, r * st, minor * math.sin(phi)))
-    faces = []
-    for i in range(n_major):
-        i2 = (i + 1) % n_major
-        for j in range(n_minor):
-            j2 = (j + 1) % n_minor
-            faces.append((i * n_minor + j, i2 * n_minor + j, i2 * n_minor + j2, i * n_minor + j2))
-    mesh.from_pydata(verts, [], faces)
-    mesh.uv_layers.new(name="UVMap")
-    mesh.update()
+# Shapes built from vertex and face lists (bmesh has no torus op, and its sphere op is quadratic in the faces).
+LIST_BUILT: dict[str, Callable[[dict[str, Any]], shapes.MeshLists]] = {
+    "sphere": lambda s: shapes.uv_sphere(s["segments"], s["rings"], s["radius"]),
+    "torus": lambda s: shapes.torus(s["major_radius"], s["minor_radius"], s["major_segments"], s["minor_segments"]),
+}
+
+
+def _load_lists(bm: Any, lists: shapes.MeshLists) -> None:
+    """Fill ``bm`` from vertex/face/UV lists through a scratch mesh (from_pydata and BMesh.from_mesh run in C)."""
+    scratch = bpy.data.meshes.new("bridge3d-scratch")
+    try:
+        scratch.from_pydata(lists.vertices, [], lists.faces)
+        scratch.uv_layers.new(name="UVMap").data.foreach_set("uv", lists.uvs)
+        bm.from_mesh(scratch)
+    finally:
+        bpy.data.meshes.remove(scratch)

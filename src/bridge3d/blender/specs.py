@@ -14,7 +14,10 @@ from ..rpc.errors import InvalidParams
 from . import compat
 
 MAX_SIZE = 1.0e6  # metres (Blender units); anything larger is almost surely a client bug
-MAX_SEGMENTS = 1024
+MAX_SEGMENTS = 1024  # around a cylinder or cone: faces grow linearly with it
+# Around and along a sphere or torus: faces grow with the product, 512 x 512 = 262,144 faces at most
+# (about 0.8 s and 200 MB in Blender 5.0); BRIDGE3D_MAX_PRIMITIVE_FACES defaults to that product.
+MAX_SURFACE_SEGMENTS = 512
 MAX_RESOLUTION = 16384
 MAX_SAMPLES = 4096
 MAX_LIST_LIMIT = 10000
@@ -23,10 +26,10 @@ DEFAULT_LIST_LIMIT = 100
 PRIMITIVE_TYPES = ("cube", "sphere", "cylinder", "cone", "torus", "plane")
 
 # type -> {param: (default, kind)}; kind "size" = finite > 0, "segments" = int 3..MAX_SEGMENTS,
-# "size0" = finite >= 0 (a cone's radius may be 0).
+# "surface" = int 3..MAX_SURFACE_SEGMENTS, "size0" = finite >= 0 (a cone's radius may be 0).
 PRIMITIVE_PARAMS: dict[str, dict[str, tuple[float | int, str]]] = {
     "cube": {"size": (2.0, "size")},
-    "sphere": {"radius": (1.0, "size"), "segments": (32, "segments"), "rings": (16, "segments")},
+    "sphere": {"radius": (1.0, "size"), "segments": (32, "surface"), "rings": (16, "surface")},
     "cylinder": {"radius": (1.0, "size"), "depth": (2.0, "size"), "vertices": (32, "segments")},
     "cone": {
         "radius1": (1.0, "size0"),
@@ -37,8 +40,8 @@ PRIMITIVE_PARAMS: dict[str, dict[str, tuple[float | int, str]]] = {
     "torus": {
         "major_radius": (1.0, "size"),
         "minor_radius": (0.25, "size"),
-        "major_segments": (48, "segments"),
-        "minor_segments": (12, "segments"),
+        "major_segments": (48, "surface"),
+        "minor_segments": (12, "surface"),
     },
     "plane": {"size": (2.0, "size")},
 }
@@ -64,8 +67,9 @@ def primitive_params(kind: str, extra: dict[str, Any]) -> dict[str, float | int]
     result: dict[str, float | int] = {}
     for key, (default, check) in spec.items():
         value = extra.get(key, default)
-        if check == "segments":
-            result[key] = p.integer(key, value, minimum=3, maximum=MAX_SEGMENTS)
+        if check in ("segments", "surface"):
+            maximum = MAX_SEGMENTS if check == "segments" else MAX_SURFACE_SEGMENTS
+            result[key] = p.integer(key, value, minimum=3, maximum=maximum)
         elif check == "size0":
             result[key] = p.number(key, value, minimum=0.0, maximum=MAX_SIZE)
         else:

@@ -9,6 +9,7 @@ from pydantic import Field
 from .common import Model, ObjectName, PositiveFloat, Vector3
 
 Segments = Annotated[int, Field(ge=3, le=1024)]
+SurfaceSegments = Annotated[int, Field(ge=3, le=512, description="3..512; faces grow with the product")]
 
 
 class Placed(Model):
@@ -28,8 +29,8 @@ class CubeParams(BlenderPlaced):
 
 class SphereParams(BlenderPlaced):
     radius: PositiveFloat = Field(1.0, le=1e6)
-    segments: Segments = 32
-    rings: Annotated[int, Field(ge=3, le=1024)] = 16
+    segments: SurfaceSegments = 32
+    rings: SurfaceSegments = 16
     model_config = {"json_schema_extra": {"examples": [{"name": "Ball", "location": [0, 0, 1], "radius": 1.0}]}}
 
 
@@ -51,8 +52,8 @@ class ConeParams(BlenderPlaced):
 class TorusParams(BlenderPlaced):
     major_radius: PositiveFloat = Field(1.0, le=1e6)
     minor_radius: PositiveFloat = Field(0.25, le=1e6)
-    major_segments: Segments = 48
-    minor_segments: Segments = 12
+    major_segments: SurfaceSegments = 48
+    minor_segments: SurfaceSegments = 12
     model_config = {"json_schema_extra": {"examples": [{"name": "Ring", "major_radius": 1.0, "minor_radius": 0.25}]}}
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, UploadFile
 
 from bridge3d.api import limits, references, services
+from bridge3d.api.config import Settings
 from bridge3d.api.deps import BlenderDep, SettingsDep, blender_client
 from bridge3d.api.models.common import ObjectName
 from bridge3d.api.models.export import BlenderExportParams
@@ -52,45 +53,47 @@ Created = APIResponse[CreatedObject]
 Result = APIResponse[dict[str, Any]]
 
 
-async def _create(client: BlenderDep, kind: str, params: BlenderPlaced) -> Created:
-    result = await client.send_command("primitive.create", {"type": kind, **params.model_dump(exclude_none=True)})
+async def _create(client: BlenderDep, kind: str, params: BlenderPlaced, settings: Settings) -> Created:
+    payload = params.model_dump(exclude_none=True)
+    limits.check_primitive_faces(kind, payload, settings)
+    result = await client.send_command("primitive.create", {"type": kind, **payload})
     return APIResponse(result=services.created(result, kind))
 
 
 @router.post("/primitives/cube", name="create_cube", response_model=Created, status_code=201)
-async def create_cube(client: BlenderDep, params: CubeParams) -> Created:
+async def create_cube(client: BlenderDep, params: CubeParams, settings: SettingsDep) -> Created:
     """Add a cube mesh (`size` = edge length)."""
-    return await _create(client, "cube", params)
+    return await _create(client, "cube", params, settings)
 
 
 @router.post("/primitives/sphere", name="create_sphere", response_model=Created, status_code=201)
-async def create_sphere(client: BlenderDep, params: SphereParams) -> Created:
+async def create_sphere(client: BlenderDep, params: SphereParams, settings: SettingsDep) -> Created:
     """Add a UV sphere."""
-    return await _create(client, "sphere", params)
+    return await _create(client, "sphere", params, settings)
 
 
 @router.post("/primitives/cylinder", name="create_cylinder", response_model=Created, status_code=201)
-async def create_cylinder(client: BlenderDep, params: CylinderParams) -> Created:
+async def create_cylinder(client: BlenderDep, params: CylinderParams, settings: SettingsDep) -> Created:
     """Add a cylinder along local Z (`depth` = height)."""
-    return await _create(client, "cylinder", params)
+    return await _create(client, "cylinder", params, settings)
 
 
 @router.post("/primitives/cone", name="create_cone", response_model=Created, status_code=201)
-async def create_cone(client: BlenderDep, params: ConeParams) -> Created:
+async def create_cone(client: BlenderDep, params: ConeParams, settings: SettingsDep) -> Created:
     """Add a cone or truncated cone (`radius2` > 0)."""
-    return await _create(client, "cone", params)
+    return await _create(client, "cone", params, settings)
 
 
 @router.post("/primitives/torus", name="create_torus", response_model=Created, status_code=201)
-async def create_torus(client: BlenderDep, params: TorusParams) -> Created:
+async def create_torus(client: BlenderDep, params: TorusParams, settings: SettingsDep) -> Created:
     """Add a torus."""
-    return await _create(client, "torus", params)
+    return await _create(client, "torus", params, settings)
 
 
 @router.post("/primitives/plane", name="create_plane", response_model=Created, status_code=201)
-async def create_plane(client: BlenderDep, params: PlaneParams) -> Created:
+async def create_plane(client: BlenderDep, params: PlaneParams, settings: SettingsDep) -> Created:
     """Add a square plane (`size` = edge length)."""
-    return await _create(client, "plane", params)
+    return await _create(client, "plane", params, settings)
 
 
 @router.get("/objects", name="list_objects", response_model=APIResponse[ObjectList])
