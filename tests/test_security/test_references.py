@@ -12,6 +12,7 @@ in a response or an exported file; and a before/after scan must show nothing wri
 from __future__ import annotations
 
 import base64
+import gzip
 import io
 import json
 import os
@@ -26,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -39,6 +41,12 @@ from ._util import ascii_stl, names_containing, recording_client, snapshot, uplo
 
 M = f"ref{secrets.token_hex(4)}"
 CANARY_TEXT = f"CANARY-{secrets.token_hex(16)}"
+# A glTF buffer names a file whose bytes become vertex coordinates: nine float32 values, exact in float32 and in
+# decimal (x.5 below 2**23), found in any later answer or export as float32 of either sign (importers flip axes)
+# or as decimal text.
+BUFFER_VALUES = tuple(float(2**22 + secrets.randbelow(2**22)) + 0.5 for _ in range(9))
+BUFFER_CANARY = struct.pack("<9f", *BUFFER_VALUES)
+BUFFER_TEXT = f"BUFFER-CANARY-{secrets.token_hex(16)}"
 B, F = "/api/v1/blender", "/api/v1/freecad"
 SEEN: list[bytes] = []  # every response body of this module, searched for the canary at the end
 
@@ -251,6 +259,7 @@ def arena(tmp_path_factory: pytest.TempPathFactory, backends: dict[str, Backend]
     stl = outside / f"canary-{M}.stl"
     stl.write_bytes(canary_stl())
     (outside / f"canary-{M}.obj").write_text(f"# {CANARY_TEXT}\no Leak{M}\n{TRIANGLE_OBJ}")
+    (outside / f"canary-{M}.bin").write_bytes(BUFFER_CANARY + BUFFER_TEXT.encode())
     config = {"outside": str(outside), "build": str(build), "marker": M, "png": str(png)}
     depth = len(backends["blender"].workspace.relative_to(outside.parent).parts)
     fbx = build.joinpath(*["fbx"] * (depth - 1), "tex.fbx")
@@ -421,8 +430,9 @@ def test_textured_obj_exported_by_blender_imports_again(
 def test_a_renamed_model_is_checked_by_the_host(
     api: httpx.Client, arena: Arena, backends: dict[str, Backend], hosts: dict[str, RpcClient]
 ) -> None:
-    """An OBJ or glTF uploaded as .stl passes the gateway's check by extension; importing it with `format` (in a
-    batch, or straight to the host) is refused by the host's own check, before the importer runs."""
+    """An OBJ or glTF that reached the workspace as .stl (written straight into it, as a batch `file.write` can;
+    the gateway refuses such an upload, see test_gltf_json_uploaded_as_stl_is_refused_at_upload): importing it with
+    `format` (in a batch, or straight to the host) is refused by the host's own check, before the importer runs."""
     obj = f"mtllib {arena.mtl}\no Renamed{M}\n{TRIANGLE_OBJ}".encode()
     gltf = json.dumps({"asset": {"version": "2.0"}, "buffers": [{"uri": str(arena.png), "byteLength": 36}]}).encode()
     for fmt, content in (("OBJ", obj), ("GLTF", gltf)):
@@ -524,6 +534,263 @@ def test_usd_layer_that_stays_in_the_workspace_imports(api: httpx.Client, backen
     imported = ok(upload(api, f"{B}/import", f"outer-ok-{M}.usda", outer.encode()))
     assert imported["objects"] == [f"Outer{M}"], imported
     ok(api.delete(f"{B}/objects/Outer{M}"))
+
+
+# ------------------------------------------------- content, not extension
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def buffer_canary_in(data: bytes) -> list[Any]:
+    """What of the buffer canary ``data`` holds: its values (as float32 of either sign, or as decimal text), its
+    text (also base64-encoded)."""
+    found: list[Any] = [
+        value
+        for value in BUFFER_VALUES
+        if struct.pack("<f", value) in data or struct.pack("<f", -value) in data or f"{value:.1f}".encode() in data
+    ]
+    text = BUFFER_TEXT.encode()
+    return found + ([BUFFER_TEXT] if text in data or base64.b64encode(text) in data else [])
+
+
+@pytest.fixture(scope="module")
+def buffer_canary(arena: Arena) -> Path:
+    """Outside every workspace (written with the other canaries): the canary floats (one triangle), then text."""
+    return arena.outside / f"canary-{M}.bin"
+
+
+def gltf_triangle(uri: str, name: str) -> dict[str, Any]:
+    """A glTF whose one triangle's vertices are the 36 bytes at ``uri``."""
+    return {
+        "asset": {"version": "2.0"},
+        "scene": 0,
+        "scenes": [{"nodes": [0]}],
+        "nodes": [{"mesh": 0, "name": name}],
+        "meshes": [{"primitives": [{"attributes": {"POSITION": 0}}]}],
+        "buffers": [{"uri": uri, "byteLength": 36}],
+        "bufferViews": [{"buffer": 0, "byteLength": 36}],
+        "accessors": [{"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3"}],
+    }
+
+
+def as_glb(document: dict[str, Any]) -> bytes:
+    data = json.dumps(document).encode()
+    data += b" " * (-len(data) % 4)
+    chunk = struct.pack("<I4s", len(data), b"JSON") + data
+    return b"glTF" + struct.pack("<II", 2, 12 + len(chunk)) + chunk
+
+
+# JSON bytes in a .glb, binary glTF in a .gltf: Blender's importer goes by the content.
+MISNAMED_GLTF = {"json_named_glb": (".glb", lambda d: json.dumps(d).encode()), "glb_named_gltf": (".gltf", as_glb)}
+
+
+def buffer_uris(canary: Path, workspace: Path) -> list[str]:
+    """Ways a buffer URI can name the canary: absolute, relative ('../'), percent-encoded, file: URIs, and a
+    'data:' URI without ';base64,' (a path to the importer: 'data:/..' cancels out when it normalises it)."""
+    relative = os.path.relpath(canary, workspace)
+    return [str(canary), relative, quote(relative), f"file://{canary}", f"file:{canary}", f"data:/../{relative}"]
+
+
+def write(host: RpcClient, name: str, content: bytes) -> None:
+    """A file in a host's workspace through ``file.write`` (which writes whatever it is given)."""
+    host.call("file.write", {"name": name, "data": base64.b64encode(content).decode()})
+
+
+def refused_by_host(host: RpcClient, method: str, params: dict[str, Any]) -> RpcError:
+    """Call ``method`` straight on a host, expect INVALID_PARAMS, and keep the answer (searched for canaries)."""
+    with pytest.raises(RpcError) as refused:
+        host.call(method, params)
+    SEEN.append(json.dumps({"message": refused.value.message, "data": refused.value.data}).encode())
+    assert refused.value.name == "INVALID_PARAMS", (refused.value.message, refused.value.data)
+    return refused.value
+
+
+@pytest.mark.parametrize("shape", sorted(MISNAMED_GLTF))
+def test_gltf_under_the_other_extension_is_checked_by_its_content(
+    shape: str,
+    api: httpx.Client,
+    backends: dict[str, Backend],
+    hosts: dict[str, RpcClient],
+    buffer_canary: Path,
+) -> None:
+    """JSON glTF named .glb and binary glTF named .gltf both import in Blender (it reads the content), so the
+    check reads the content too: a buffer naming a file outside the workspace is refused at upload and straight
+    to the host, whatever format the import names; the canary's bytes never become vertices."""
+    workspace = backends["blender"].workspace
+    extension, encode = MISNAMED_GLTF[shape]
+    name = f"{shape}-{M}{extension}"
+    before = blender_state(hosts)
+    for uri in buffer_uris(buffer_canary, workspace):
+        content = encode(gltf_triangle(uri, f"Leak{M}"))
+        err = error(upload(api, f"{B}/import", name, content), 422, "INVALID_UPLOAD")
+        assert "outside the workspace" in err["message"], err
+        assert [r["kind"] for r in err["details"]["references"]] == ["uri"], err
+        assert not (workspace / name).exists(), "the refused upload must not reach the workspace"
+        write(hosts["blender"], name, content)
+        for fmt in (None, "GLB", "GLTF"):
+            params = {"name": name} if fmt is None else {"name": name, "format": fmt}
+            refused = refused_by_host(hosts["blender"], "file.import", params)
+            assert "outside the workspace" in refused.message, refused.message
+            assert [r["kind"] for r in refused.data["references"]] == ["uri"], refused.data
+        hosts["blender"].call("file.delete", {"name": name})
+    assert blender_state(hosts) == before
+
+
+@pytest.mark.parametrize("shape", sorted(MISNAMED_GLTF))
+def test_gltf_under_the_other_extension_imports_when_its_buffer_is_embedded(
+    shape: str, api: httpx.Client, backends: dict[str, Backend]
+) -> None:
+    """The same files with the triangle in a data: URI import: the check reads the content, it does not refuse a
+    glTF for its extension."""
+    extension, encode = MISNAMED_GLTF[shape]
+    points = base64.b64encode(struct.pack("<9f", 0, 0, 0, 1, 0, 0, 0, 1, 0)).decode()
+    content = encode(gltf_triangle(f"data:application/octet-stream;base64,{points}", f"Emb{shape}{M}"))
+    imported = ok(upload(api, f"{B}/import", f"emb-{shape}-{M}{extension}", content))
+    assert imported["objects"] == [f"Emb{shape}{M}"], imported
+    ok(api.delete(f"{B}/objects/Emb{shape}{M}"))
+
+
+def test_gltf_json_uploaded_as_stl_is_refused_at_upload(
+    api: httpx.Client, arena: Arena, backends: dict[str, Backend], buffer_canary: Path
+) -> None:
+    """A file declared as a format that names no files (STL) is checked as whatever its content is: it could be
+    imported as glTF, OBJ or USD later (a batch names any format)."""
+    workspace = backends["blender"].workspace
+    relative = os.path.relpath(buffer_canary, workspace)
+    layer = f"#usda 1.0\n(\n    subLayers = [@{arena.usda}@]\n)\n"
+    for label, content, kind in (
+        ("gltf", json.dumps(gltf_triangle(relative, f"Leak{M}")).encode(), "uri"),
+        ("glb", as_glb(gltf_triangle(relative, f"Leak{M}")), "uri"),
+        ("obj", f"mtllib {os.path.relpath(arena.mtl, workspace)}\n{TRIANGLE_OBJ}".encode(), "mtllib"),
+        ("usda", layer.encode(), "usd_asset"),
+    ):
+        name = f"as-stl-{label}-{M}.stl"
+        err = error(upload(api, f"{B}/import", name, content), 422, "INVALID_UPLOAD")
+        assert [r["kind"] for r in err["details"]["references"]] == [kind], (label, err)
+        assert not (workspace / name).exists(), label
+
+
+# What an importer could read but no check can: refused, never taken to name no files.
+UNCHECKABLE_UPLOADS = {
+    "cut.gltf": b'{"asset": {"version": "2.0"}, "buffers": [{"uri": ',
+    "bom.gltf": UTF8_BOM + b'{"asset": {"version": "2.0"}}',
+    "utf16.gltf": '{"asset": {"version": "2.0"}}'.encode("utf-16"),
+    "cut.glb": b"glTF" + struct.pack("<II", 2, 1000) + struct.pack("<I4s", 900, b"JSON") + b'{"asset": ',
+    "binchunk.glb": b"glTF" + struct.pack("<II", 2, 28) + struct.pack("<I4s", 8, b"BIN\0") + b"\0" * 8,
+    "text.usda": b"def Xform 'Root' {}\n",
+    "bom.usda": UTF8_BOM + b"#usda 1.0\n",
+    "cut.usdc": b"PXR-USDC" + b"\0" * 40,
+    "empty.usdz": b"PK\x05\x06" + b"\0" * 18,
+    "cut.usdz": b"PK\x03\x04" + b"\0" * 10,
+    "ascii.fbx": b"; FBX 7.4.0 project file\nFBXHeaderExtension:  {\n}\n",
+    "junk.fbx": b"not an FBX file at all",
+}
+
+
+@pytest.mark.parametrize("file_name", sorted(UNCHECKABLE_UPLOADS))
+def test_uncheckable_model_is_refused_at_upload_and_by_the_host(
+    file_name: str, api: httpx.Client, backends: dict[str, Backend], hosts: dict[str, RpcClient]
+) -> None:
+    workspace = backends["blender"].workspace
+    name = f"{M}-{file_name}"
+    content = UNCHECKABLE_UPLOADS[file_name]
+    err = error(upload(api, f"{B}/import", name, content), 422, "INVALID_UPLOAD")
+    assert "cannot be checked" in err["details"]["reason"], err
+    assert not (workspace / name).exists()
+    write(hosts["blender"], name, content)
+    refused = refused_by_host(hosts["blender"], "file.import", {"name": name})
+    assert "cannot be checked" in refused.data["reason"], refused.data
+    hosts["blender"].call("file.delete", {"name": name})
+
+
+def test_usd_package_read_by_its_local_headers(
+    api: httpx.Client, arena: Arena, backends: dict[str, Backend], hosts: dict[str, RpcClient]
+) -> None:
+    """USD reads a package by the zip headers in front of each entry, from the first byte; Python's zipfile by the
+    central directory at the end. A package whose directory shows a harmless layer while the first entry sublayers
+    an outside file is refused (USD would compose the outside mesh)."""
+    hostile, harmless = io.BytesIO(), io.BytesIO()
+    with zipfile.ZipFile(hostile, "w", zipfile.ZIP_STORED) as package:
+        package.writestr("root.usda", f"#usda 1.0\n(\n    subLayers = [@{arena.usda}@]\n)\n")
+    with zipfile.ZipFile(harmless, "w", zipfile.ZIP_STORED) as package:
+        package.writestr("root.usda", f'#usda 1.0\ndef Xform "Harmless{M}" {{}}\n')
+    entries = hostile.getvalue()
+    content = entries[: entries.index(b"PK\x01\x02")] + harmless.getvalue()
+    with zipfile.ZipFile(io.BytesIO(content)) as package:  # what a central-directory reader sees
+        assert package.read("root.usda").startswith(b'#usda 1.0\ndef Xform "Harmless')
+    before = blender_state(hosts)
+    err = error(upload(api, f"{B}/import", f"hidden-{M}.usdz", content), 422, "INVALID_UPLOAD")
+    assert err["details"]["references"] == [{"kind": "usd_asset", "name": f"hidden-{M}.usdz", "path": str(arena.usda)}]
+    write(hosts["blender"], f"hidden-{M}.usdz", content)
+    refused = refused_by_host(hosts["blender"], "file.import", {"name": f"hidden-{M}.usdz"})
+    assert refused.data["references"][0]["path"] == str(arena.usda)
+    hosts["blender"].call("file.delete", {"name": f"hidden-{M}.usdz"})
+    assert blender_state(hosts) == before
+
+
+# An OBJ whose mtllib line an old reader of "mtllib<space>" at a line start missed (Blender skips any control
+# character before a keyword and takes one after it as the separator; FreeCAD reads by line).
+OBJ_DISGUISES = {
+    "utf8_bom": lambda text: UTF8_BOM + text.encode(),
+    "utf16": lambda text: text.encode("utf-16"),
+    "nul_first": lambda text: b"\0" + text.encode(),
+    "nul_separator": lambda text: text.replace("mtllib ", "mtllib\0", 1).encode(),
+    "control_first": lambda text: b"\x01\x1a" + text.encode(),
+}
+
+
+@pytest.mark.parametrize("disguise", sorted(OBJ_DISGUISES))
+def test_obj_in_another_encoding_naming_a_library_outside_is_refused(
+    disguise: str,
+    api: httpx.Client,
+    arena: Arena,
+    backends: dict[str, Backend],
+    hosts: dict[str, RpcClient],
+) -> None:
+    """A byte order mark, UTF-16, a NUL or control byte before the keyword, a NUL after it: refused at upload,
+    and by both hosts (an OBJ that is not text is refused outright)."""
+    before = blender_state(hosts)
+    document = ok(api.post(f"{F}/documents", json={"name": f"Enc{M}"}), 201)["name"]
+    name = f"enc-{disguise}-{M}.obj"
+    for app in ("blender", "freecad"):
+        relative = os.path.relpath(arena.mtl, backends[app].workspace)
+        content = OBJ_DISGUISES[disguise](f"mtllib {relative}\no Enc{M}\nusemtl Canary{M}\n{TRIANGLE_OBJ}")
+        if app == "blender":
+            error(upload(api, f"{B}/import", name, content), 422, "INVALID_UPLOAD")
+            assert not (backends[app].workspace / name).exists()
+        write(hosts[app], name, content)
+        params = {"name": name, "format": "OBJ"} | ({"document": document} if app == "freecad" else {})
+        refused_by_host(hosts[app], "file.import", params)
+        hosts[app].call("file.delete", {"name": name})
+    assert blender_state(hosts) == before
+    assert ok(api.get(f"{F}/objects", params={"document": document}))["objects"] == []
+    ok(api.delete(f"{F}/documents/{document}"))
+
+
+def test_freecad_reads_a_file_named_obj_as_obj_whatever_the_format(
+    api: httpx.Client, arena: Arena, backends: dict[str, Backend], hosts: dict[str, RpcClient]
+) -> None:
+    """FreeCAD's mesh reader goes by the extension: an .obj imported with format STL is read as OBJ (its mtllib
+    too), so it is checked as OBJ."""
+    document = ok(api.post(f"{F}/documents", json={"name": f"Named{M}"}), 201)["name"]
+    relative = os.path.relpath(arena.mtl, backends["freecad"].workspace)
+    write(hosts["freecad"], f"named-{M}.obj", f"mtllib {relative}\no Named{M}\n{TRIANGLE_OBJ}".encode())
+    params = {"name": f"named-{M}.obj", "format": "STL", "document": document}
+    refused = refused_by_host(hosts["freecad"], "file.import", params)
+    assert refused.data["references"] == [{"kind": "mtllib", "name": f"named-{M}.obj", "path": relative}]
+    ok(api.delete(f"{F}/documents/{document}"))
+
+
+def test_exports_hold_nothing_of_the_buffer_canary(api: httpx.Client, hosts: dict[str, RpcClient]) -> None:
+    """After the refusals above, the whole scene exported as PLY and GLB holds none of the buffer canary's bytes
+    (before the .blend tests below open a file that carries the other canary, packed, as it may)."""
+    assert not [n for n in blender_state(hosts)["objects"] if n.startswith(("Leak", "Enc", "Named"))]
+    ok(api.post(f"{B}/primitives/cube", json={"name": f"Export{M}"}), 201)
+    for fmt in ("PLY", "GLB"):
+        exported = ok(api.post(f"{B}/export", json={"format": fmt, "filepath": f"all-{M}-{fmt.lower()}"}))
+        data = api.get(exported["url"]).content
+        assert data and buffer_canary_in(data) == [], fmt
+        assert api.delete(exported["url"]).status_code == 200
+    ok(api.delete(f"{B}/objects/Export{M}"))
 
 
 # ------------------------------------------------------------------ .blend
@@ -647,6 +914,116 @@ def test_fcstd_linking_a_document_in_the_workspace_opens(api: httpx.Client, aren
         ok(api.delete(f"{F}/documents/{name}"))
 
 
+# ----------------------------------------------------------- fail closed
+def _fcstd(entries: list[tuple[str, bytes]]) -> bytes:
+    """An archive of ``entries`` in this order (FreeCAD parses the first one as the document)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries:
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def _entries(document: Path) -> list[tuple[str, bytes]]:
+    with zipfile.ZipFile(document) as archive:
+        return [(item.filename, archive.read(item)) for item in archive.infolist()]
+
+
+def test_fcstd_that_cannot_be_checked_is_refused_before_freecad_reads_it(api: httpx.Client, arena: Arena) -> None:
+    """Not a zip, no well-formed Document.xml, a DOCTYPE, or a first entry other than Document.xml (FreeCAD parses
+    the first entry as the document, whatever its name: here a document naming a file outside, ahead of a harmless
+    Document.xml a reader by name would check instead): refused by the check before FreeCAD opens anything."""
+    hostile = dict(_entries(arena.build / "mesh_import.FCStd"))["Document.xml"]
+    harmless = _entries(arena.build / f"target-{M}.FCStd")
+    documents = {
+        "not-a-zip": b"FreeCAD document? no",
+        "no-xml": _fcstd([("Document.xml", b"<Document><Objects"), *harmless[1:]]),
+        "doctype": _fcstd([("Document.xml", b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY e "x">]><Document/>')]),
+        "first-entry": _fcstd([("Hidden.xml", hostile), *harmless]),
+    }
+    before = freecad_documents(api)
+    for label, content in documents.items():
+        response = upload(api, f"{F}/documents/open", f"{label}-{M}.FCStd", content)
+        err = error(response, 422, "INVALID_PARAMS")
+        assert "cannot be checked" in err["details"]["reason"], (label, err)
+        assert freecad_documents(api) == before, label
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+def test_fcstd_read_as_freecad_reads_it(api: httpx.Client, arena: Arena) -> None:
+    """Two entries named Document.xml: FreeCAD parses the first (the one naming a file outside); a reader by name
+    would take the last. The check reads the first and refuses before FreeCAD opens the document."""
+    hostile = dict(_entries(arena.build / "mesh_import.FCStd"))["Document.xml"]
+    harmless = _entries(arena.build / f"target-{M}.FCStd")
+    content = _fcstd([("Document.xml", hostile), *harmless])
+    before = freecad_documents(api)
+    references = refused_references(upload(api, f"{F}/documents/open", f"twice-{M}.FCStd", content))
+    assert references == [
+        {"kind": "path_property", "name": f"Imported{M}.FileName", "path": str(arena.outside / f"canary-{M}.stl")}
+    ]
+    assert freecad_documents(api) == before
+
+
+def test_blend_that_cannot_be_checked_is_refused_before_blender_reads_it(
+    api: httpx.Client, backends: dict[str, Backend], hosts: dict[str, RpcClient]
+) -> None:
+    """Blender reads plain, gzip- and zstd-compressed .blend files; anything else given as .blend is refused by the
+    check (open and append alike), not handed to Blender's reader."""
+    before = blender_state(hosts)
+    for label, content in (("junk", b"not a blend file"), ("gzip", gzip.compress(b"not a blend file either"))):
+        name = f"{label}-{M}.blend"
+        err = error(upload(api, f"{B}/scene/open", name, content), 422, "INVALID_PARAMS")
+        assert "cannot be checked" in err["details"]["reason"], err
+        refused = refused_by_host(hosts["blender"], "file.import", {"name": name, "format": "BLEND"})
+        assert "cannot be checked" in refused.data["reason"], refused.data
+        hosts["blender"].call("file.delete", {"name": name})
+    assert blender_state(hosts) == before
+
+
+SCAN_FAILS_AFTER_THE_IMPORT = """
+import sys
+module = sys.modules["bridge3d.blender.references"]
+original = module.outside_files
+calls = []
+
+def failing_after_the_import(root):
+    calls.append(root)
+    if len(calls) > 1:
+        raise RuntimeError("the scan failed")
+    return original(root)
+
+module.outside_files = failing_after_the_import
+module._original_outside_files = original
+result = None
+"""
+SCAN_RESTORED = """
+import sys
+module = sys.modules["bridge3d.blender.references"]
+module.outside_files = module.__dict__.pop("_original_outside_files", module.outside_files)
+result = None
+"""
+
+
+def test_import_whose_scan_fails_is_undone_and_refused(
+    api: httpx.Client, backends: dict[str, Backend], hosts: dict[str, RpcClient]
+) -> None:
+    """The scan after an import (what the FBX/OBJ/USD/.blend importer added) fails: the import is refused and
+    everything it added removed, as for a file pointing outside (a scan that cannot run passes nothing)."""
+    before = blender_state(hosts)
+    put(backends["blender"], f"scanned-{M}.obj", f"o Scanned{M}\n{TRIANGLE_OBJ}".encode())
+    run(hosts["blender"], SCAN_FAILS_AFTER_THE_IMPORT)
+    try:
+        refused = refused_by_host(hosts["blender"], "file.import", {"name": f"scanned-{M}.obj"})
+    finally:
+        run(hosts["blender"], SCAN_RESTORED)
+    assert "could not be checked" in refused.data["reason"], refused.data
+    assert blender_state(hosts) == before
+    steps = [{"method": "file.import", "params": {"name": f"scanned-{M}.obj"}}]
+    imported = ok(api.post(f"{B}/batch", json={"steps": steps}))["steps"][0]
+    assert imported["result"]["objects"] == [f"Scanned{M}"], imported
+    ok(api.delete(f"{B}/objects/Scanned{M}"))
+
+
 # ------------------------------------------------------------------ at last
 def test_zz_nothing_came_back_and_nothing_was_written_outside(
     api: httpx.Client, arena: Arena, backends: dict[str, Backend]
@@ -654,6 +1031,7 @@ def test_zz_nothing_came_back_and_nothing_was_written_outside(
     """Runs last: the canaries never came back, nothing new appeared outside the workspaces, both still work."""
     leaked = [body for body in SEEN if CANARY_TEXT.encode() in body or base64.b64encode(CANARY_TEXT.encode()) in body]
     assert leaked == [], "a canary's content came back in a response"
+    assert [body for body in SEEN if buffer_canary_in(body)] == [], "the buffer canary came back in a response"
     assert len(SEEN) > 50
     after = snapshot(arena.basetemp, arena.workspaces)
     new_or_changed = sorted(path for path, state in after.items() if arena.before.get(path) != state)

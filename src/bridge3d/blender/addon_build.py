@@ -67,7 +67,7 @@ def _version_tuple() -> tuple[int, ...]:
 def _sources() -> list[tuple[Path, str]]:
     """(file, name inside the zip) for every vendored source file."""
     files: list[tuple[Path, str]] = [(_PACKAGE_ROOT / "__init__.py", "bridge3d/__init__.py")]
-    for sub in ("rpc", "blender"):
+    for sub in ("rpc", "formats", "blender"):
         for path in sorted((_PACKAGE_ROOT / sub).rglob("*")):
             if not path.is_file() or "__pycache__" in path.parts or path.suffix != ".py":
                 continue

@@ -12,8 +12,8 @@ from typing import Any
 import addon_utils
 import bpy
 
+from ..formats import references as file_refs
 from ..rpc import params as p
-from ..rpc import references as file_refs
 from ..rpc.errors import InternalError, InvalidParams, Unsupported
 from ..rpc.workspace import Workspace
 from . import compat, specs
@@ -154,6 +154,8 @@ class FileCommands:
                 raise p.unsupported("format", Path(path.name).suffix or path.name, compat.IMPORT_FORMATS)
         else:
             fmt = specs.file_format(format, compat.IMPORT_FORMATS)
+        # Refused before any importer runs if it names files outside the workspace as any format its content could
+        # be read as, or cannot be checked (not what the importer reads, unparsable).
         file_refs.check_file(fmt, path, self.workspace.root)
         sc = scene()
         before = {o.name for o in sc.objects}

@@ -20,9 +20,10 @@ from typing import Any
 
 import bpy
 
-from ..rpc import references as file_refs
+from ..formats import names as file_names
+from ..formats import references as file_refs
+from ..formats.names import printable
 from ..rpc.errors import InvalidParams
-from ..rpc.references import printable
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ def outside_files(root: Path) -> list[dict[str, str]]:
 
 
 def refusal(what: str, references: list[dict[str, str]]) -> InvalidParams:
-    return file_refs.refusal(
+    return file_names.refusal(
         "name",
         what,
         references,
@@ -199,9 +200,19 @@ def _key(entry: dict[str, str]) -> tuple[str, str, str]:
     return entry["kind"], entry["name"], entry["path"]
 
 
+def unchecked(what: str, exc: BaseException) -> InvalidParams:
+    """The refusal when the scan itself fails: what cannot be checked is not kept."""
+    return InvalidParams.for_field(
+        "name",
+        f"what {what} brought in could not be checked for files outside the workspace ({type(exc).__name__}), "
+        "so bridge3d did not keep it",
+    )
+
+
 @contextlib.contextmanager
 def checked_import(root: Path, what: str) -> Iterator[None]:
-    """Run an import; if it added data pointing outside ``root`` (or failed), remove everything it added."""
+    """Run an import; if it added data pointing outside ``root`` (or failed, or what it added cannot be checked),
+    remove everything it added."""
     before_ids = datablock_ids()
     before = {_key(entry) for entry in outside_files(root)}
     try:
@@ -209,7 +220,12 @@ def checked_import(root: Path, what: str) -> Iterator[None]:
     except BaseException:
         remove_added(before_ids)
         raise
-    added = [entry for entry in outside_files(root) if _key(entry) not in before]
+    try:
+        added = [entry for entry in outside_files(root) if _key(entry) not in before]
+    except Exception as exc:  # any failure of the scan refuses the import
+        removed = remove_added(before_ids)
+        logger.exception("refused import of %s: the scan failed, %d datablocks removed", what, removed)
+        raise unchecked(what, exc) from None
     if added:
         removed = remove_added(before_ids)
         logger.warning("refused import of %s: %d outside references, %d datablocks removed", what, len(added), removed)
@@ -223,6 +239,9 @@ def open_checked(path: Path, root: Path) -> None:
     the workspace (under its own file name, so that name is what the restored file is called again) and loaded
     after a refusal; nothing of the refused file stays in memory.
     """
+    # Only what Blender reads as a .blend (plain, gzip or zstd) is opened, and nothing that names outside files as
+    # another format its content could be read as.
+    file_refs.check_file("BLEND", path, root)
     untitled = not bpy.data.filepath
     folder = root / f"{RESTORE_PREFIX}{secrets.token_hex(6)}"
     folder.mkdir(mode=0o700)
@@ -238,7 +257,12 @@ def open_checked(path: Path, root: Path) -> None:
             raise InvalidParams.for_field(
                 "name", f"Blender could not open {path.name}: not a readable .blend file"
             ) from None
-        refused = outside_files(root)
+        try:
+            refused = outside_files(root)
+        except Exception as exc:  # any failure of the scan refuses the file
+            _restore(restore, untitled)
+            logger.exception("refused to open %s: the scan failed", path.name)
+            raise unchecked(path.name, exc) from None
         if refused:
             _restore(restore, untitled)
             logger.warning("refused to open %s: %d outside references", path.name, len(refused))

@@ -20,7 +20,7 @@ from .. import __version__
 MOD_NAME = "Bridge3D"
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # src/bridge3d
 ADDON_DIR = Path(__file__).resolve().parent / "addon"
-VENDORED = ("__init__.py", "rpc", "freecad")
+VENDORED = ("__init__.py", "rpc", "formats", "freecad")
 
 
 def _files(root: Path) -> Iterator[Path]:

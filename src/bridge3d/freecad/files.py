@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..formats import references as file_refs
 from ..rpc import params as p
-from ..rpc import references as file_refs
 from ..rpc.errors import InvalidParams
 from ..rpc.workspace import Workspace
 from .appdoc import find_document, find_object, is_visible, recompute, transaction
@@ -132,7 +132,8 @@ def import_file(
     """Import a workspace file into a document; returns the names of the new objects."""
     path = workspace.existing(name, "name")
     fmt = import_format(format, path.name)
-    # FreeCAD's OBJ reader loads any mtllib it is given (for colours; it never reads textures).
+    # FreeCAD's OBJ reader loads any mtllib it is given (for colours; it never reads textures). Its mesh reader goes
+    # by the extension, so a file named .obj is checked as OBJ whatever the format says.
     file_refs.check_file(fmt.name, path, workspace.root, textures=False)
     doc = find_document(document)
     before = {obj.Name for obj in doc.Objects}

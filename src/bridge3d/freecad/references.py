@@ -1,99 +1,55 @@
-"""Files outside the workspace that a FreeCAD document or an imported OBJ names.
+"""Files outside the workspace that a FreeCAD document names.
 
 An .FCStd can link objects of other documents (App::Link, PropertyXLink, expressions): FreeCAD opens those
 documents together with it, from any path the file gives. Properties of type PropertyFile or PropertyPath name
 files that features read on recompute (Part::ImportStep, Mesh::Import, fonts of ShapeStrings) or folders they
-write to (solver working directories). And FreeCAD's OBJ reader loads the ``mtllib`` it is given. A document is
-therefore checked twice: its Document.xml before FreeCAD sees it, and every document that opening it brought in
-afterwards (closed again if any of them reaches outside).
+write to (solver working directories). A document is therefore checked twice: before FreeCAD sees it, the
+Document.xml FreeCAD would read (the archive's first entry; ``bridge3d.formats.fcstd``), refused if it cannot be
+read; and after opening, every document that opening it brought in (closed again if any of them reaches outside).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree
 
 import FreeCAD
 
-from ..rpc import references as file_refs
+from ..formats import fcstd
+from ..formats.names import UncheckableFile, uncheckable
+from ..formats.names import refusal as file_refusal
 from ..rpc.errors import InvalidParams
 
 logger = logging.getLogger(__name__)
 
-DOCUMENT_XML = "Document.xml"
-# Properties whose value is a path on disk, read or written by the objects that hold them.
-PATH_PROPERTY_TYPES = ("App::PropertyFile", "App::PropertyPath")
+PATH_PROPERTY_TYPES = fcstd.PATH_PROPERTY_TYPES
 LINK_PROPERTY_PREFIXES = ("App::PropertyXLink", "App::PropertyExpressionEngine")
 
 
 def _inside(value: str, root: Path) -> bool:
     """An absolute path inside the workspace (a relative one would be taken relative to the process's folder)."""
-    if not os.path.isabs(value):
-        return False
-    try:
-        return Path(value).resolve().is_relative_to(root)
-    except (OSError, RuntimeError, ValueError):
-        return False
+    return fcstd.absolute_inside(value, root)
 
 
 def refusal(what: str, references: list[dict[str, str]]) -> InvalidParams:
-    return file_refs.refusal(
+    return file_refusal(
         "name", what, references, "FreeCAD", "upload linked documents into the workspace and link them by file name"
     )
 
 
 # ------------------------------------------------------------ before opening
-def document_file_references(path: Path, root: Path, seen: set[Path] | None = None) -> list[dict[str, str]]:
-    """What Document.xml names outside the workspace: every ``file`` attribute (links to other documents, and
-    names of files inside the archive) must be a plain name, every file/path property a path inside ``root``.
-    A document it links by name in the workspace is checked the same way (FreeCAD opens it too)."""
-    seen = set() if seen is None else seen
-    seen.add(path)
-    linked: list[str] = []
+def document_file_references(path: Path, root: Path) -> list[dict[str, str]]:
+    """What the document FreeCAD would read names outside the workspace (links to other documents must be plain
+    names, file/path properties absolute paths inside ``root``; a document it links in the workspace is checked
+    too). A document that cannot be read that far (not a zip from its first byte, Document.xml not first, not
+    XML) is refused (InvalidParams), never taken to name nothing."""
     try:
-        with zipfile.ZipFile(path) as archive, archive.open(DOCUMENT_XML) as xml:
-            found = list(_xml_references(xml, root, linked))
-    except KeyError:
-        return []  # no Document.xml: FreeCAD cannot open it either
-    except (zipfile.BadZipFile, ElementTree.ParseError, OSError, NotImplementedError, EOFError):
-        return []  # not a readable document; FreeCAD reports that when it tries
-    for name in dict.fromkeys(linked):
-        target = path.parent / name
-        if not file_refs.resolves_inside(path.parent, name, root):
-            found.append({"kind": "link", "name": name, "path": file_refs.printable(name)})
-        elif target not in seen and target.is_file() and zipfile.is_zipfile(target):
-            found += document_file_references(target, root, seen)
-    return found
-
-
-def _xml_references(xml: Any, root: Path, linked: list[str]) -> Iterator[dict[str, str]]:
-    obj_name = ""
-    prop_name, prop_type = "", ""
-    # Python's expat (>= 2.4) refuses entity-expansion bombs and ElementTree never loads external entities;
-    # defusedxml is not in FreeCAD's Python.
-    for event, element in ElementTree.iterparse(xml, events=("start", "end")):  # noqa: S314
-        if event == "end":
-            if element.tag in ("Object", "Property"):
-                element.clear()
-            continue
-        if element.tag == "Object":
-            obj_name = element.get("name", "")
-        elif element.tag == "Property":
-            prop_name, prop_type = element.get("name", ""), element.get("type", "")
-        label = f"{obj_name}.{prop_name}" if obj_name else prop_name
-        name = element.get("file")
-        if name and not file_refs.is_relative_inside(name):
-            yield {"kind": "link", "name": label, "path": file_refs.printable(name)}
-        elif name and element.tag.startswith("XLink"):
-            linked.append(name)
-        value = element.get("value")
-        if prop_type in PATH_PROPERTY_TYPES and element.tag != "Property" and value and not _inside(value, root):
-            yield {"kind": "path_property", "name": label, "path": file_refs.printable(value)}
+        return fcstd.document_references(path, root)
+    except (UncheckableFile, OSError) as exc:
+        raise uncheckable("name", path.name, exc) from None
 
 
 # ------------------------------------------------------------- after opening
