@@ -226,6 +226,7 @@ def large_scenes(stack: Stack, sizes: Sizes) -> list[Row]:
         raise RuntimeError(f"listed {len(whole['objects'])} of {whole['total']} objects, expected {sizes.cubes}")
     rows = []
     for label, limit, target_ms in (("one page of 100", 100, 20.0), ("the whole list", sizes.cubes, 500.0)):
+
         def list_page(limit: int = limit) -> None:
             http.call("GET", f"{BLENDER}/objects?limit={limit}")
 

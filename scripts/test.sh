@@ -11,3 +11,7 @@ say "mypy"
 .venv/bin/mypy
 say "pytest"
 .venv/bin/pytest "$@"
+# The host tests again on the bpy LTS releases studios pin (venvs cached in ~/.cache/bridge3d; pytest's arguments are
+# for the main run only).
+say "pytest tests/test_blender on bpy 4.2 and 4.5 LTS"
+bash scripts/test_blender_lts.sh -q

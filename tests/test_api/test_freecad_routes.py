@@ -22,7 +22,7 @@ import trimesh
 
 from backends import Backend
 from bridge3d.rpc import RpcClient
-from bridge3d.rpc.errors import NotFound
+from bridge3d.rpc.errors import NotFound, RpcError
 from envelope import download, error, field_names, ok
 
 BASE = "/api/v1/freecad"
@@ -217,12 +217,15 @@ def test_primitive_validation(
         ("torus", {"radius1": 2, "radius2": 3}, "radius2"),
     ],
 )
-def test_primitive_rules_checked_by_freecad(
+def test_rules_across_fields_are_checked_like_the_host_checks_them(
     api: httpx.Client, host: RpcClient, doc: str, kind: str, body: dict[str, Any], field: str
 ) -> None:
     before = count(host, doc)
-    err = error(post(api, f"/primitives/{kind}", {"document": doc, **body}), 422, "INVALID_PARAMS")
-    assert err["details"]["field"] == field and err["details"]["backend"] == "freecad"
+    err = error(post(api, f"/primitives/{kind}", {"document": doc, **body}), 422, "VALIDATION_ERROR")
+    assert field_names(err) == {field}
+    with pytest.raises(RpcError) as direct:
+        host.call("primitive.create", {"type": kind, "document": doc, **body})
+    assert direct.value.data["reason"] == err["details"]["errors"][0]["reason"]
     assert count(host, doc) == before
 
 
@@ -302,7 +305,7 @@ def test_delete_object_in_use_is_refused(api: httpx.Client, host: RpcClient, doc
     a = create(api, "box", doc, name=uid("UsedA"))["object_id"]
     b = create(api, "box", doc, name=uid("UsedB"), location=[5, 0, 0])["object_id"]
     fused = ok(post(api, "/boolean/union", {"object1": a, "object2": b, "document": doc}), 201)["object_id"]
-    err = error(api.delete(f"{BASE}/objects/{a}", params={"document": doc}), 422, "INVALID_PARAMS")
+    err = error(api.delete(f"{BASE}/objects/{a}", params={"document": doc}), 409, "CONFLICT")
     assert err["details"]["used_by"] == [fused]
     assert close(get(host, a, doc)["volume"], 1000.0)
     # Deleting the boolean first frees (and shows again) its inputs.
@@ -351,10 +354,12 @@ def test_transform_validation(api: httpx.Client, host: RpcClient, doc: str, body
     assert get(host, name, doc)["location"] == [7.0, 7.0, 7.0]
 
 
-def test_transform_needs_something_to_do(api: httpx.Client, doc: str) -> None:
-    name = create(api, "box", doc, name=uid("Idle"))["object_id"]
-    err = error(api.patch(f"{BASE}/objects/{name}", json={"document": doc}), 422, "INVALID_PARAMS")
-    assert err["details"]["field"] in {"location", "position"}
+def test_transform_with_nothing_to_change_leaves_the_object(api: httpx.Client, host: RpcClient, doc: str) -> None:
+    name = create(api, "box", doc, name=uid("Idle"), location=[1, 2, 3])["object_id"]
+    unchanged = ok(api.patch(f"{BASE}/objects/{name}", json={"document": doc}))
+    assert unchanged["location"] == [1.0, 2.0, 3.0] and get(host, name, doc)["location"] == [1.0, 2.0, 3.0]
+    err = error(api.patch(f"{BASE}/objects/{name}", json={"document": doc, "position": [0, 0, 0]}), 422)
+    assert field_names(err) == {"position"} and "location" in err["message"]  # REST says location
 
 
 # ---------------------------------------------------------------------------------------------- booleans
@@ -409,7 +414,7 @@ def test_boolean_operation_mismatch(api: httpx.Client, host: RpcClient, doc: str
         422,
         "VALIDATION_ERROR",
     )
-    assert err["details"]["field"] == "operation"
+    assert field_names(err) == {"operation"}
     err = error(
         post(api, "/boolean/union", {"object1": a, "object2": b, "operation": "xor", "document": doc}),
         422,
@@ -425,11 +430,11 @@ def test_boolean_missing_object(api: httpx.Client, host: RpcClient, doc: str) ->
     ghost = uid("Ghost")
     before = count(host, doc)
     err = error(post(api, "/boolean/union", {"object1": a, "object2": ghost, "document": doc}), 404, "NOT_FOUND")
-    assert err["details"]["name"] == ghost and err["details"]["field"] == "objects[1]"
+    assert err["details"]["name"] == ghost and err["details"]["field"] == "object2"
     err = error(post(api, "/boolean/subtract", {"object1": a, "object2": ghost, "document": doc}), 404, "NOT_FOUND")
-    assert err["details"]["field"] == "tool"
+    assert err["details"]["field"] == "object2"
     err = error(post(api, "/boolean/intersect", {"object1": ghost, "object2": a, "document": doc}), 404)
-    assert err["details"]["field"] == "objects[0]"
+    assert err["details"]["field"] == "object1"
     err = error(post(api, "/boolean/union", {"object1": a, "document": doc}), 422, "VALIDATION_ERROR")
     assert field_names(err) == {"object2"}
     assert count(host, doc) == before
@@ -438,8 +443,9 @@ def test_boolean_missing_object(api: httpx.Client, host: RpcClient, doc: str) ->
 def test_boolean_same_object_twice(api: httpx.Client, host: RpcClient, doc: str) -> None:
     a = create(api, "box", doc, name=uid("Twice"))["object_id"]
     before = count(host, doc)
-    error(post(api, "/boolean/subtract", {"object1": a, "object2": a, "document": doc}), 422, "INVALID_PARAMS")
-    error(post(api, "/boolean/union", {"object1": a, "object2": a, "document": doc}), 422, "INVALID_PARAMS")
+    for operation in ("subtract", "union"):
+        err = error(post(api, f"/boolean/{operation}", {"object1": a, "object2": a, "document": doc}), 422)
+        assert field_names(err) == {"object2"} and "must differ from object1" in err["message"]
     assert count(host, doc) == before
 
 
@@ -447,7 +453,7 @@ def test_boolean_disjoint_intersection(api: httpx.Client, host: RpcClient, doc: 
     a = create(api, "box", doc, name=uid("Far1"))["object_id"]
     b = create(api, "sphere", doc, name=uid("Far2"), radius=1, location=[100, 0, 0])["object_id"]
     before = count(host, doc)
-    err = error(post(api, "/boolean/intersect", {"object1": a, "object2": b, "document": doc}), 422, "INVALID_PARAMS")
+    err = error(post(api, "/boolean/intersect", {"object1": a, "object2": b, "document": doc}), 409, "CONFLICT")
     assert err["details"]["reason"] == "empty result" and "empty" in err["message"]
     # The failed feature was rolled back and the inputs stay visible.
     assert count(host, doc) == before
@@ -549,13 +555,13 @@ def test_export_errors(api: httpx.Client, doc: str, scratch: str, parts: dict[st
     assert err["details"]["field"] == "objects[0]"
     err = error(post(api, "/export", {"format": "STEP", "document": uid("NoDoc")}), 404, "NOT_FOUND")
     assert err["details"]["field"] == "document"
-    err = error(post(api, "/export", {"format": "STEP", "document": scratch}), 422, "INVALID_PARAMS")
+    err = error(post(api, "/export", {"format": "STEP", "document": scratch}), 409, "CONFLICT")
     assert err["details"]["field"] == "objects"  # nothing to export in an empty document
     err = error(post(api, "/export", {"format": "STEP", "filepath": "../../x.step", "document": doc}), 422)
     assert field_names(err) == {"filepath"}
 
 
-@pytest.mark.parametrize("file_name", ["part.dxf", "part", "part.FCStd", "part.obj"])
+@pytest.mark.parametrize("file_name", ["part.dxf", "part", "part.FCStd", "part.3ds"])
 def test_import_unsupported_extension(
     api: httpx.Client, host: RpcClient, freecad_backend: Backend, scratch: str, file_name: str
 ) -> None:
@@ -570,8 +576,8 @@ def test_import_corrupt_step(api: httpx.Client, host: RpcClient, freecad_backend
     response = api.post(
         BASE + "/import", params={"document": scratch}, files={"file": (f"{uid('junk')}.step", b"not a step file")}
     )
-    err = error(response, 422, "INVALID_PARAMS")
-    assert err["details"]["field"] == "name"
+    err = error(response, 422, "VALIDATION_ERROR")
+    assert err["details"]["field"] == "name" and field_names(err) == {"name"}
     assert str(freecad_backend.workspace) not in response.text
     assert count(host, scratch) == 0
 
@@ -652,8 +658,8 @@ def test_open_document_errors(api: httpx.Client, host: RpcClient) -> None:
     err = error(api.post(BASE + "/documents/open", files={"file": ("part.step", b"x")}), 422, "INVALID_UPLOAD")
     assert err["details"]["accepted"] == [".fcstd"]
     response = api.post(BASE + "/documents/open", files={"file": (f"{uid('bad')}.FCStd", b"not a zip")})
-    err = error(response, 422, "INVALID_PARAMS")
-    assert err["details"]["field"] == "name"
+    err = error(response, 422, "VALIDATION_ERROR")  # the host's check cannot read it as a document
+    assert err["details"]["field"] == "name" and "cannot be checked" in err["message"]
     assert [d["name"] for d in host.call("document.list")["documents"]] == before
 
 
@@ -674,13 +680,21 @@ def test_files_list_download_delete(
     error(api.get(entry["url"]), 404, "NOT_FOUND")
 
 
-@pytest.mark.parametrize("raw", ["..%2Fx", "%2Fetc%2Fpasswd", "a%5Cb", "%2e%2e", ".hidden"])
-def test_hostile_file_names(api: httpx.Client, raw: str) -> None:
+@pytest.mark.parametrize(
+    ("raw", "status", "code"),
+    [
+        ("..%2Fx", 404, "NOT_FOUND"),  # decoded, it is a longer path: no route has it
+        ("%2Fetc%2Fpasswd", 404, "NOT_FOUND"),
+        ("a%5Cb", 422, "VALIDATION_ERROR"),
+        ("%2e%2e", 422, "VALIDATION_ERROR"),
+        (".hidden", 422, "VALIDATION_ERROR"),
+    ],
+)
+def test_hostile_file_names(api: httpx.Client, raw: str, status: int, code: str) -> None:
     for method in ("GET", "DELETE"):
-        response = api.request(method, f"{BASE}/files/{raw}")
-        assert 400 <= response.status_code < 500, (method, raw, response.status_code)
-        body = response.json()
-        assert body["status"] == "error" and set(body["error"]) == {"code", "message", "details"}
+        err = error(api.request(method, f"{BASE}/files/{raw}"), status, code)
+        if status == 422:
+            assert err["details"]["errors"][0]["field"] == "name" and err["details"]["errors"][0]["location"] == "path"
 
 
 # ---------------------------------------------------------------------------------------------- batch / execute
@@ -688,13 +702,14 @@ def test_batch_reports_each_step(api: httpx.Client, host: RpcClient, doc: str) -
     first, last = uid("BatchA"), uid("BatchC")
     steps = [
         {"method": "primitive.create", "params": {"type": "box", "name": first, "length": 2, "document": doc}},
-        {"method": "primitive.create", "params": {"type": "box", "length": -1, "document": doc}},
+        {"method": "object.delete", "params": {"name": uid("Ghost"), "document": doc}},
         {"method": "primitive.create", "params": {"type": "box", "name": last, "document": doc}},
     ]
     result = ok(post(api, "/batch", {"steps": steps}))
     assert result["completed"] == 1 and result["failed"] is True
     assert [s["status"] for s in result["steps"]] == ["success", "error", "skipped"]
-    assert result["steps"][1]["error"]["data"]["field"] == "length"
+    assert result["steps"][0]["result"] == {"name": first}
+    assert result["steps"][1]["error"]["code"] == -32001 and result["steps"][1]["error"]["data"]["field"] == "name"
     assert close(get(host, first, doc)["volume"], 200.0)
     with pytest.raises(NotFound):
         get(host, last, doc)
@@ -719,8 +734,11 @@ def test_batch_unknown_method(api: httpx.Client, host: RpcClient, doc: str) -> N
         {"method": "primitive.create", "params": {"type": "box", "name": name, "document": doc}},
         {"method": "object.explode", "params": {}},
     ]
-    err = error(post(api, "/batch", {"steps": steps}), 422, "INVALID_PARAMS")
-    assert err["details"]["field"] == "steps[1].method"
+    err = error(post(api, "/batch", {"steps": steps}), 422, "VALIDATION_ERROR")
+    assert field_names(err) == {"steps[1].method"}
+    bad = [steps[0], {"method": "primitive.create", "params": {"type": "box", "length": -1, "document": doc}}]
+    err = error(post(api, "/batch", {"steps": bad}), 422, "VALIDATION_ERROR")
+    assert field_names(err) == {"steps[1].params.length"}
     with pytest.raises(NotFound):
         get(host, name, doc)
 

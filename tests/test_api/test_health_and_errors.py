@@ -42,8 +42,8 @@ def test_validation_error_names_the_field_and_reason(api: httpx.Client) -> None:
     found = error(api.post("/api/v1/blender/primitives/cube", json={"size": -2, "location": [0, 0]}), 422)
     assert found["code"] == "VALIDATION_ERROR"
     fields = {item["field"]: item["reason"] for item in found["details"]["errors"]}
-    assert "size" in fields and "greater than 0" in fields["size"]
-    assert "location" in fields
+    assert fields == {"size": "must be > 0", "location": "must be a list of 3 floats"}
+    assert all(item["location"] == "body" for item in found["details"]["errors"])
 
 
 def test_unknown_body_field_is_rejected(api: httpx.Client) -> None:
@@ -65,8 +65,9 @@ def test_host_not_found_maps_to_404_with_backend_details(api: httpx.Client) -> N
 
 
 def test_render_limits_are_enforced_and_named(api: httpx.Client) -> None:
-    found = error(api.post("/api/v1/blender/render", json={"resolution": [16384, 16384]}), 422, "LIMIT_EXCEEDED")
-    assert found["details"]["field"] == "resolution" and found["details"]["limit"] == 4096 * 4096
+    found = error(api.post("/api/v1/blender/render", json={"resolution": [640, 16384]}), 422, "LIMIT_EXCEEDED")
+    assert found["details"]["field"] == "resolution[1]" and found["details"]["limit"] == 4096
+    assert found["details"]["setting"] == "BRIDGE3D_MAX_RENDER_SIZE"
     found = error(api.post("/api/v1/blender/render", json={"samples": 4096}), 422, "LIMIT_EXCEEDED")
     assert found["details"]["field"] == "samples"
 

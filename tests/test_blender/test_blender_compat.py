@@ -1,13 +1,10 @@
-"""The version tables and validators that need no Blender (compat.py, specs.py)."""
+"""The version tables that need no Blender (compat.py)."""
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
-from bridge3d.blender import compat, specs
-from bridge3d.rpc.errors import InvalidParams, Unsupported
+from bridge3d.blender import compat
 
 
 @pytest.mark.parametrize(
@@ -63,21 +60,3 @@ def test_importer_table_and_extensions() -> None:
     assert compat.format_from_extension("A.GLB") == "GLB"
     assert compat.format_from_extension("scene.usda") == "USD"
     assert compat.format_from_extension("notes.txt") is None
-
-
-def test_specs_validators() -> None:
-    assert specs.primitive_params("cube", {}) == {"size": 2.0}
-    assert specs.primitive_params("cone", {"radius2": 0.5})["radius2"] == 0.5
-    with pytest.raises(InvalidParams):
-        specs.primitive_params("cube", {"size": math.nan})
-    with pytest.raises(Unsupported):
-        specs.primitive_type("teapot")
-    assert specs.engine("blender_eevee_next") == "EEVEE"
-    with pytest.raises(Unsupported):
-        specs.engine("LUXCORE")
-    assert specs.image_format("jpg") == "JPEG"
-    assert specs.rotation_degrees([180, 0, 90]) == pytest.approx((math.pi, 0, math.pi / 2))
-    with pytest.raises(InvalidParams):
-        specs.render_output_name("frame_##")
-    with pytest.raises(InvalidParams):
-        specs.resolution([1, 0])

@@ -110,15 +110,16 @@ def test_import_with_explicit_format_and_errors(bl: RpcClient, blender_backend: 
         "renamed"
     ]  # STL names the object after the file
     rpc_error(NotFound, bl, "file.import", {"name": "absent.stl"})
-    rpc_error(Unsupported, bl, "file.import", {"name": "renamed.stl", "format": "DXF"})
+    error = rpc_error(InvalidParams, bl, "file.import", {"name": "renamed.stl", "format": "DXF"})
+    assert error.data["field"] == "format" and "STL" in error.data["reason"]
     upload(bl, "broken.blend", b"not a blend file")
     rpc_error(InvalidParams, bl, "file.import", {"name": "broken.blend"})
 
 
 def test_export_bad_input_writes_nothing_outside(bl: RpcClient, blender_backend: Backend) -> None:
     scene_with_cube_and_decoy(bl)
-    error = rpc_error(Unsupported, bl, "file.export", {"format": "3DS"})
-    assert error.data["field"] == "format" and "GLB" in error.data["supported"]
+    error = rpc_error(InvalidParams, bl, "file.export", {"format": "3DS"})
+    assert error.data["field"] == "format" and "GLB" in error.data["reason"]
     rpc_error(NotFound, bl, "file.export", {"format": "OBJ", "objects": ["Box", "Ghost"]})
     rpc_error(InvalidParams, bl, "file.export", {"format": "OBJ", "objects": []})
     rpc_error(InvalidParams, bl, "file.export", {"format": "OBJ", "objects": "Box"})

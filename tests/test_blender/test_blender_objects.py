@@ -7,7 +7,7 @@ import math
 import pytest
 
 from bridge3d.rpc import RpcClient
-from bridge3d.rpc.errors import InvalidParams, NotFound, Unsupported
+from bridge3d.rpc.errors import Conflict, InvalidParams, NotFound
 
 from ._util import approx_list, bounds, rpc_error
 
@@ -160,7 +160,7 @@ BAD_SIZES = [
     ({"type": "cylinder", "depth": 0}, "depth"),
     ({"type": "cone", "radius1": -1}, "radius1"),
     ({"type": "cone", "radius1": 0, "radius2": 0}, "radius1"),
-    ({"type": "torus", "minor_radius": 2}, "minor_radius"),
+    ({"type": "torus", "minor_radius": 0}, "minor_radius"),
     ({"type": "plane", "size": float("-inf")}, "size"),
     ({"type": "cube", "radius": 1}, "radius"),
     ({"type": "cube", "location": [0, 0]}, "location"),
@@ -188,9 +188,9 @@ def test_nan_travels_as_a_raw_json_literal(bl: RpcClient) -> None:
     assert bl.call("rpc.ping")["pong"] is True
 
 
-def test_unknown_primitive_type_is_unsupported(bl: RpcClient) -> None:
-    error = rpc_error(Unsupported, bl, "primitive.create", {"type": "teapot"})
-    assert error.data["field"] == "type" and "torus" in error.data["supported"]
+def test_unknown_primitive_type_is_invalid(bl: RpcClient) -> None:
+    error = rpc_error(InvalidParams, bl, "primitive.create", {"type": "teapot"})
+    assert error.data["field"] == "type" and "torus" in error.data["reason"]
     rpc_error(InvalidParams, bl, "primitive.create", {"type": 3})
     rpc_error(InvalidParams, bl, "primitive.create", {})
 
@@ -241,11 +241,11 @@ def test_material_create_apply_list(bl: RpcClient) -> None:
     names = {m["name"] for m in bl.call("material.list", {})["materials"]}
     assert {"Red", "Blue", "Red.001"} <= names
 
-    rpc_error(InvalidParams, bl, "material.apply", {"object": "Painted", "material": "Red", "slot": 5})
+    rpc_error(Conflict, bl, "material.apply", {"object": "Painted", "material": "Red", "slot": 5})
     rpc_error(NotFound, bl, "material.apply", {"object": "Painted", "material": "Nope"})
     rpc_error(NotFound, bl, "material.apply", {"object": "Nope", "material": "Red"})
     bl.call("light.create", {"name": "Lamp"})
-    rpc_error(InvalidParams, bl, "material.apply", {"object": "Lamp", "material": "Red"})
+    rpc_error(Conflict, bl, "material.apply", {"object": "Lamp", "material": "Red"})
     for bad in (
         {"color": "#zzzzzz"},
         {"color": [2, 0, 0]},

@@ -11,7 +11,7 @@ from PIL import Image, ImageStat
 
 from backends import Backend
 from bridge3d.rpc import RpcClient
-from bridge3d.rpc.errors import InvalidParams, NotFound, Unsupported
+from bridge3d.rpc.errors import Conflict, InvalidParams, NotFound
 
 from ._util import fetch, rpc_error
 
@@ -103,12 +103,9 @@ def test_render_with_named_camera_and_other_formats(bl: RpcClient, tmp_path: Pat
 def test_render_bad_input(bl: RpcClient, blender_backend: Backend) -> None:
     stage(bl)
     base = {"engine": "WORKBENCH", "resolution": [W, H], "samples": 1}
-    assert rpc_error(Unsupported, bl, "render.image", {**base, "engine": "POVRAY"}).data["supported"] == [
-        "EEVEE",
-        "CYCLES",
-        "WORKBENCH",
-    ]
-    assert rpc_error(Unsupported, bl, "render.image", {**base, "format": "GIF"}).data["field"] == "format"
+    error = rpc_error(InvalidParams, bl, "render.image", {**base, "engine": "POVRAY"})
+    assert "EEVEE, CYCLES, WORKBENCH" in error.data["reason"]
+    assert rpc_error(InvalidParams, bl, "render.image", {**base, "format": "GIF"}).data["field"] == "format"
     for resolution, field in (
         ([0, 48], "resolution[0]"),
         ([64, 16385], "resolution[1]"),
@@ -120,7 +117,7 @@ def test_render_bad_input(bl: RpcClient, blender_backend: Backend) -> None:
     for samples in (0, -3, 100000, 1.5, float("nan")):
         assert rpc_error(InvalidParams, bl, "render.image", {**base, "samples": samples}).data["field"] == "samples"
     rpc_error(NotFound, bl, "render.image", {**base, "camera": "Nope"})
-    rpc_error(InvalidParams, bl, "render.image", {**base, "camera": "Cube"})
+    rpc_error(Conflict, bl, "render.image", {**base, "camera": "Cube"})
 
     parent = blender_backend.workspace.parent
     before = sorted(p.name for p in parent.iterdir())

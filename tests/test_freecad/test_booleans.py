@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bridge3d.rpc.errors import InvalidParams, NotFound
+from bridge3d.rpc.errors import Conflict, InvalidParams, NotFound
 
 from .conftest import Doc
 
@@ -63,7 +63,7 @@ def test_empty_intersection_is_an_error_and_leaves_nothing(doc: Doc) -> None:
     a = doc.create("box")
     b = doc.create("box", position=[100, 0, 0])
     before = names(doc)
-    with pytest.raises(InvalidParams) as info:
+    with pytest.raises(Conflict) as info:
         doc.call("boolean.intersect", {"objects": [a["name"], b["name"]]})
     assert "boolean result is empty" in info.value.message
     assert names(doc) == before
@@ -78,12 +78,12 @@ def test_missing_and_non_solid_operands(doc: Doc) -> None:
     assert info.value.data["field"] == "tool"
     code = "Part.show(Part.makeCircle(5), 'Ring')\ndoc.addObject('App::DocumentObjectGroup', 'Folder')"
     doc.call("code.execute", {"code": code})
-    with pytest.raises(InvalidParams) as info:
+    with pytest.raises(Conflict) as conflict:
         doc.call("boolean.union", {"objects": [box["name"], "Ring"]})
-    assert info.value.data["field"] == "objects[1]"
-    with pytest.raises(InvalidParams) as info:
+    assert conflict.value.data["field"] == "objects[1]"
+    with pytest.raises(Conflict) as conflict:
         doc.call("boolean.intersect", {"objects": ["Folder", box["name"]]})
-    assert info.value.data["field"] == "objects[0]"
+    assert conflict.value.data["field"] == "objects[0]"
     with pytest.raises(InvalidParams):
         doc.call("boolean.union", {"objects": [box["name"]]})
     with pytest.raises(InvalidParams):
@@ -97,7 +97,7 @@ def test_operand_in_use_cannot_be_deleted_and_deleting_result_shows_operands(doc
     a = doc.create("box")
     b = doc.create("sphere", radius=2)
     cut = doc.call("boolean.subtract", {"base": a["name"], "tool": b["name"]})
-    with pytest.raises(InvalidParams) as info:
+    with pytest.raises(Conflict) as info:
         doc.call("object.delete", {"name": a["name"]})
     assert info.value.data["used_by"] == [cut["name"]]
     doc.call("object.delete", {"name": cut["name"]})

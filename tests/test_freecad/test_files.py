@@ -11,7 +11,7 @@ import pytest
 import trimesh
 
 from backends import Backend
-from bridge3d.rpc.errors import InvalidParams, NotFound, Unsupported
+from bridge3d.rpc.errors import Conflict, InvalidParams, NotFound, Unsupported
 
 from .conftest import Doc
 
@@ -110,14 +110,14 @@ def test_stl_import_gives_a_mesh_with_volume(doc: Doc) -> None:
 
 
 def test_export_and_import_errors(doc: Doc, freecad_backend: Backend) -> None:
-    with pytest.raises(InvalidParams) as info:
+    with pytest.raises(Conflict) as conflict:
         doc.call("file.export", {"format": "STEP"})  # empty document
-    assert info.value.data["field"] == "objects"
+    assert conflict.value.data["field"] == "objects"
     box = doc.create("box")
-    with pytest.raises(Unsupported) as unsupported:
+    with pytest.raises(InvalidParams) as info:
         doc.call("file.export", {"format": "DXF"})
-    assert unsupported.value.data["field"] == "format"
-    assert "STEP" in unsupported.value.data["supported"]
+    assert info.value.data["field"] == "format"
+    assert "STEP" in info.value.data["reason"]
     for bad in ["../escape.step", "/tmp/abs.step", "sub/dir.step", ".hidden.step", "a\\b.step"]:
         with pytest.raises(InvalidParams) as info:
             doc.call("file.export", {"format": "STEP", "output": bad})

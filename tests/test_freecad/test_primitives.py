@@ -125,8 +125,8 @@ def test_transform_absolute_and_relative(doc: Doc) -> None:
     turned = doc.call("object.transform", {"name": box["name"], "rotation": [0, 0, 15], "relative": True})
     assert turned["rotation"] == pytest.approx([0, 0, 45], abs=1e-9)
     assert turned["volume"] == pytest.approx(8, rel=REL)
-    with pytest.raises(InvalidParams):
-        doc.call("object.transform", {"name": box["name"]})
+    # Nothing to change: the object as it is.
+    assert doc.call("object.transform", {"name": box["name"]})["location"] == turned["location"]
     with pytest.raises(InvalidParams) as info:
         doc.call("object.transform", {"name": box["name"], "position": [0, "a", 0]})
     assert info.value.data["field"] == "position[1]"

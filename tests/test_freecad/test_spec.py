@@ -6,6 +6,8 @@ import math
 
 import pytest
 
+from bridge3d import commands
+from bridge3d.commands.signature import clean
 from bridge3d.freecad import spec
 from bridge3d.rpc.errors import InvalidParams, Unsupported
 
@@ -32,14 +34,19 @@ def test_euler_is_x_then_y_then_z_about_world_axes() -> None:
     assert rotated == pytest.approx((0.0, 1.0, 0.0), abs=1e-12)
 
 
+def primitive(params: dict[str, object]) -> dict[str, object]:
+    return clean(commands.command("freecad", "primitive.create"), params)
+
+
 def test_primitive_defaults_and_unknown_params() -> None:
-    box = spec.primitive_spec("Box")
-    assert spec.primitive_values(box, {}) == {"Length": 10.0, "Width": 10.0, "Height": 10.0}
+    values = primitive({"type": "Box"})
+    assert (values["type"], values["length"], values["width"], values["height"]) == ("box", 10.0, 10.0, 10.0)
+    assert spec.PRIMITIVES["box"].properties == {"length": "Length", "width": "Width", "height": "Height"}
     with pytest.raises(InvalidParams) as info:
-        spec.primitive_values(box, {"radius": 2})
+        primitive({"type": "box", "radius": 2})
     assert info.value.data["field"] == "radius"
     with pytest.raises(InvalidParams) as info:
-        spec.primitive_spec("pyramid")
+        primitive({"type": "pyramid"})
     assert info.value.data["field"] == "type"
 
 
@@ -60,28 +67,28 @@ def test_primitive_defaults_and_unknown_params() -> None:
 )
 def test_bad_primitive_values_name_the_field(kind: str, params: dict[str, object], field: str) -> None:
     with pytest.raises(InvalidParams) as info:
-        spec.primitive_values(spec.primitive_spec(kind), params)
+        primitive({"type": kind, **params})
     assert info.value.data["field"] == field
 
 
-def test_cone_may_end_in_a_point() -> None:
-    values = spec.primitive_values(spec.primitive_spec("cone"), {"radius1": 2, "radius2": 0})
-    assert values["Radius2"] == 0.0
+def test_cone_may_end_in_a_point_and_a_torus_may_touch_its_centre() -> None:
+    assert primitive({"type": "cone", "radius1": 2, "radius2": 0})["radius2"] == 0.0
+    assert primitive({"type": "torus", "radius1": 5, "radius2": 5})["radius2"] == 5.0
 
 
 def test_formats() -> None:
-    assert spec.export_format("step").name == "STEP"
+    assert primitive({"type": "box"})["position"] == (0.0, 0.0, 0.0)
+    assert clean(commands.command("freecad", "file.export"), {"format": "step"})["format"] == "STEP"
     assert spec.import_format(None, "part.STP").name == "STEP"
     assert spec.import_format(None, "mesh.stl").name == "STL"
-    with pytest.raises(Unsupported) as info:
-        spec.export_format("DXF")
-    assert info.value.data["field"] == "format"
-    assert "STEP" in info.value.data["supported"]
+    with pytest.raises(InvalidParams) as info:
+        clean(commands.command("freecad", "file.export"), {"format": "DXF"})
+    assert info.value.data["field"] == "format" and "STEP" in info.value.data["reason"]
     with pytest.raises(Unsupported):
         spec.import_format(None, "notes.txt")
-    assert spec.output_file_name("part", "Doc", spec.FORMATS["STEP"]) == "part.step"
-    assert spec.output_file_name("part.stp", "Doc", spec.FORMATS["STEP"]) == "part.stp"
-    assert spec.output_file_name(None, "Doc", spec.FORMATS["STL"]) is None
+    assert spec.output_file_name("part", spec.FORMATS["STEP"]) == "part.step"
+    assert spec.output_file_name("part.stp", spec.FORMATS["STEP"]) == "part.stp"
+    assert spec.output_file_name(None, spec.FORMATS["STL"]) is None
 
 
 def test_type_matches_full_or_short_names() -> None:

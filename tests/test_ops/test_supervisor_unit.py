@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -18,19 +19,13 @@ from typing import Any
 import pytest
 
 from backends import free_port
+from bridge3d.cli.policy import SupervisionPolicy
+from bridge3d.cli.probes import HostEndpoint, HostMonitor
+from bridge3d.cli.service import Service, ServiceSpec, ServiceState, StartupError
 from bridge3d.cli.state import StateDir, is_alive
-from bridge3d.cli.supervisor import (
-    HostEndpoint,
-    HostMonitor,
-    Service,
-    ServiceSpec,
-    ServiceState,
-    StartupError,
-    SupervisionPolicy,
-    Supervisor,
-)
+from bridge3d.cli.supervisor import Supervisor
 from bridge3d.rpc import RpcClient
-from bridge3d.rpc.errors import RpcError
+from bridge3d.rpc.errors import CANCELLED, RpcError
 from fake_host import InProcessHost
 
 FAKE_HOST = Path(__file__).resolve().parents[1] / "fake_host.py"
@@ -196,17 +191,27 @@ def monitor(host: InProcessHost) -> Iterator[HostMonitor]:
     monitor.probe.close()
 
 
-def run_in_thread(port: int, method: str, params: dict[str, Any]) -> threading.Thread:
+@dataclass
+class Call:
+    """A call made on another thread, with what it ended in (its result, or the error it raised)."""
+
+    thread: threading.Thread
+    outcome: list[Any] = field(default_factory=list)
+
+
+def run_in_thread(port: int, method: str, params: dict[str, Any]) -> Call:
+    outcome: list[Any] = []
+
     def call() -> None:
         try:
             with RpcClient("127.0.0.1", port, timeout=30) as client:
-                client.call(method, params)
-        except (RpcError, OSError):
-            pass  # cancelled, or the host stopped at teardown
+                outcome.append(client.call(method, params))
+        except (RpcError, OSError) as exc:  # kept for the test to judge
+            outcome.append(exc)
 
     thread = threading.Thread(target=call, daemon=True)
     thread.start()
-    return thread
+    return Call(thread, outcome)
 
 
 def checks_until(monitor: HostMonitor, condition: Callable[[str | None], bool], timeout: float = 10) -> str | None:
@@ -221,8 +226,10 @@ def checks_until(monitor: HostMonitor, condition: Callable[[str | None], bool], 
 
 def test_a_busy_command_that_cancel_cannot_stop_means_restart(host: InProcessHost, monitor: HostMonitor) -> None:
     assert monitor.check() is None
-    run_in_thread(host.port, "test.sleep", {"seconds": 3})  # not cancellable
+    sleeper = run_in_thread(host.port, "test.sleep", {"seconds": 3})  # not cancellable
     reason = checks_until(monitor, lambda reason: reason is not None)
+    sleeper.thread.join(10)
+    assert sleeper.outcome == ["slept"], "rpc.cancel could not stop it: the command ran to its end"
     assert reason is not None and reason.startswith("main thread busy with test.sleep for ")
     assert reason.endswith("(limit 0.5 s) and rpc.cancel did not stop it within 0.3 s")
     assert monitor.cancelled_job is not None and monitor.cancelled_job[0] == "test.sleep"
@@ -231,8 +238,10 @@ def test_a_busy_command_that_cancel_cannot_stop_means_restart(host: InProcessHos
 def test_a_busy_script_that_cancel_stops_is_not_restarted(host: InProcessHost, monitor: HostMonitor) -> None:
     script = run_in_thread(host.port, "code.execute", {"code": "while True:\n    pass"})
     checks_until(monitor, lambda _: monitor.cancelled_job is not None)
-    script.join(5)
-    assert not script.is_alive(), "rpc.cancel interrupted the loop"
+    script.thread.join(5)
+    assert not script.thread.is_alive(), "rpc.cancel interrupted the loop"
+    (ended,) = script.outcome
+    assert isinstance(ended, RpcError) and ended.code == CANCELLED, ended
     assert checks_until(monitor, lambda _: time.monotonic() - monitor.cancelled_at > 1.0) is None
     assert monitor.cancelled_job is None  # the host is idle again
 

@@ -15,8 +15,8 @@ from backends import free_port
 from bridge3d.api.clients.base_client import BaseSocketClient
 from bridge3d.api.clients.events import EventSubscription
 from bridge3d.api.config import BackendSettings
-from bridge3d.api.errors import BackendConnectionError, BackendTimeoutError, CommandExecutionError
-from bridge3d.rpc import RpcClient, RpcConnectionError, errors
+from bridge3d.api.errors import backend_error
+from bridge3d.rpc import RpcClient, RpcConnectionError, RpcError, RpcTimeout, errors
 from fake_host import InProcessHost
 
 pytestmark = pytest.mark.anyio
@@ -83,12 +83,12 @@ async def test_thousand_calls_from_fifty_tasks_over_four_connections(host: InPro
 
 async def test_remote_errors_are_typed_and_keep_the_connection(host: InProcessHost) -> None:
     client = BaseSocketClient(settings_for(host.port))
-    with pytest.raises(CommandExecutionError) as caught:
+    with pytest.raises(errors.InvalidParams) as caught:
         await client.send_command("test.add", {"a": 1})
-    assert caught.value.rpc_code == errors.INVALID_PARAMS and caught.value.status_code == 422
-    with pytest.raises(CommandExecutionError) as caught:
+    assert caught.value.backend == "backend"
+    assert backend_error(caught.value).status_code == 422
+    with pytest.raises(errors.MethodNotFound):
         await client.send_command("no.such")
-    assert caught.value.rpc_code == errors.METHOD_NOT_FOUND
     assert await client.send_command("test.add", {"a": 1, "b": 1}) == 2
     assert client.pool.opened == 1 and client.pool.discarded == 0
     await client.disconnect()
@@ -98,7 +98,7 @@ async def test_slow_handler_times_out_and_its_connection_is_not_reused(host: InP
     client = BaseSocketClient(settings_for(host.port))
     assert await client.send_command("rpc.ping")
     assert client.pool.opened == 1
-    with pytest.raises(BackendTimeoutError):
+    with pytest.raises(RpcTimeout):
         await client.send_command("test.sleep", {"seconds": 1.0}, timeout=0.2)
     assert client.pool.discarded == 1 and client.pool.idle == 0
     assert await client.send_command("test.echo", {"value": "fresh"}) == "fresh"
@@ -129,11 +129,11 @@ async def test_server_killed_mid_call_then_restarted() -> None:
         await asyncio.sleep(0.3)
         process.kill()
         started = time.monotonic()
-        with pytest.raises(BackendConnectionError):
+        with pytest.raises(RpcConnectionError):
             await asyncio.wait_for(call, timeout=5)
         assert time.monotonic() - started < 2, "the caller must learn promptly"
         process.wait()
-        with pytest.raises(BackendConnectionError):
+        with pytest.raises(RpcConnectionError):
             await client.send_command("rpc.ping")
         process = start_subprocess_host(port)
         assert await client.send_command("test.add", {"a": 2, "b": 2}) == 4
@@ -164,19 +164,20 @@ async def test_idle_connections_to_a_restarted_server_are_replaced() -> None:
 async def test_unreachable_backend_fails_fast_with_connection_error() -> None:
     client = BaseSocketClient(settings_for(free_port(), connect_retries=2, retry_backoff=0.01))
     started = time.monotonic()
-    with pytest.raises(BackendConnectionError) as caught:
+    with pytest.raises(RpcConnectionError) as caught:
         await client.send_command("rpc.ping")
     assert time.monotonic() - started < 1.0
-    assert caught.value.status_code == 503 and caught.value.code == "CONNECTION_FAILED"
+    mapped = backend_error(caught.value)
+    assert mapped.status_code == 503 and mapped.code == "CONNECTION_FAILED"
 
 
 async def test_wrong_token_is_reported_as_backend_unauthorized() -> None:
     server = InProcessHost(token="right")
     try:
         client = BaseSocketClient(settings_for(server.port, token="wrong"))
-        with pytest.raises(CommandExecutionError) as caught:
+        with pytest.raises(RpcError) as caught:
             await client.send_command("rpc.ping")
-        assert caught.value.rpc_code == errors.UNAUTHORIZED
+        assert caught.value.code == errors.UNAUTHORIZED and backend_error(caught.value).status_code == 502
         good = BaseSocketClient(settings_for(server.port, token="right"))
         assert (await good.send_command("rpc.ping"))["pong"] is True
         await good.disconnect()
@@ -188,7 +189,7 @@ async def test_pool_acquire_times_out_when_all_connections_are_busy(host: InProc
     client = BaseSocketClient(settings_for(host.port, pool_size=1, acquire_timeout=0.2))
     blocker = asyncio.create_task(client.send_command("test.sleep", {"seconds": 1.0}))
     await asyncio.sleep(0.05)
-    with pytest.raises(BackendTimeoutError, match="No free connection"):
+    with pytest.raises(RpcTimeout, match="No free connection"):
         await client.send_command("rpc.ping")
     assert await blocker == "slept"
     await client.disconnect()

@@ -21,7 +21,7 @@ from ._util import APPS, ascii_stl, binary_stl, upload
 LIMITS = {
     "BRIDGE3D_MAX_REQUEST_BYTES": 16 * 1024,
     "BRIDGE3D_MAX_UPLOAD_BYTES": 64 * 1024,
-    "BRIDGE3D_MAX_RENDER_PIXELS": 64 * 64,
+    "BRIDGE3D_MAX_RENDER_SIZE": 64,
     "BRIDGE3D_MAX_RENDER_SAMPLES": 4,
     "BRIDGE3D_MAX_BATCH_STEPS": 5,
     "BRIDGE3D_MAX_OBJECTS_PER_REQUEST": 3,
@@ -113,11 +113,18 @@ def test_uploads_have_their_own_limit(api: httpx.Client, backends: dict[str, Bac
 # ---------------------------------------------------------------------------------------------- render
 def test_render_limits(api: httpx.Client) -> None:
     render = "/api/v1/blender/render"
-    over(error(api.post(render, json={"resolution": [65, 64]}), 422, "LIMIT_EXCEEDED"), "BRIDGE3D_MAX_RENDER_PIXELS")
+    found = error(api.post(render, json={"resolution": [65, 64], "samples": 4}), 422, "LIMIT_EXCEEDED")
+    over(found, "BRIDGE3D_MAX_RENDER_SIZE", "resolution[0]")
     found = error(api.post(render, json={"resolution": [64, 64], "samples": 5}), 422, "LIMIT_EXCEEDED")
     over(found, "BRIDGE3D_MAX_RENDER_SAMPLES", "samples")
     # The default resolution (640x480) is itself over this gateway's limit.
-    over(error(api.post(render, json={}), 422, "LIMIT_EXCEEDED"), "BRIDGE3D_MAX_RENDER_PIXELS", "resolution")
+    over(
+        error(api.post(render, json={"samples": 4}), 422, "LIMIT_EXCEEDED"), "BRIDGE3D_MAX_RENDER_SIZE", "resolution[0]"
+    )
+    # The OpenAPI document states both limits.
+    schema = api.get("/openapi.json").json()["paths"][render]["post"]["requestBody"]["content"]["application/json"]
+    properties = schema["schema"]["properties"]
+    assert properties["resolution"]["items"]["maximum"] == 64 and properties["samples"]["maximum"] == 4
     done = ok(api.post(render, json={"resolution": [64, 64], "samples": 4, "engine": "WORKBENCH"}))
     assert (done["width"], done["height"]) == (64, 64)
 
@@ -126,8 +133,8 @@ def test_batch_render_steps_get_the_same_render_limits(api: httpx.Client, hosts:
     name = f"{TAG}BeforeRender"
     create = {"method": "primitive.create", "params": {"type": "cube", "name": name}}
     for render, field, setting in (
-        ({"resolution": [100, 100]}, "resolution", "BRIDGE3D_MAX_RENDER_PIXELS"),
-        ({}, "resolution", "BRIDGE3D_MAX_RENDER_PIXELS"),
+        ({"resolution": [32, 100], "samples": 4}, "resolution[1]", "BRIDGE3D_MAX_RENDER_SIZE"),
+        ({"samples": 4}, "resolution[0]", "BRIDGE3D_MAX_RENDER_SIZE"),
         ({"resolution": [32, 32], "samples": 5}, "samples", "BRIDGE3D_MAX_RENDER_SAMPLES"),
     ):
         steps = [create, {"method": "render.image", "params": render}]

@@ -317,7 +317,7 @@ def blender_state(hosts: dict[str, RpcClient]) -> dict[str, Any]:
     return state
 
 
-def refused_references(response: httpx.Response, status: int = 422, code: str = "INVALID_PARAMS") -> list[Any]:
+def refused_references(response: httpx.Response, status: int = 422, code: str = "VALIDATION_ERROR") -> list[Any]:
     err = error(response, status, code)
     references: list[Any] = err["details"]["references"]
     assert references, err
@@ -944,7 +944,7 @@ def test_fcstd_that_cannot_be_checked_is_refused_before_freecad_reads_it(api: ht
     before = freecad_documents(api)
     for label, content in documents.items():
         response = upload(api, f"{F}/documents/open", f"{label}-{M}.FCStd", content)
-        err = error(response, 422, "INVALID_PARAMS")
+        err = error(response, 422, "VALIDATION_ERROR")
         assert "cannot be checked" in err["details"]["reason"], (label, err)
         assert freecad_documents(api) == before, label
 
@@ -972,8 +972,10 @@ def test_blend_that_cannot_be_checked_is_refused_before_blender_reads_it(
     before = blender_state(hosts)
     for label, content in (("junk", b"not a blend file"), ("gzip", gzip.compress(b"not a blend file either"))):
         name = f"{label}-{M}.blend"
-        err = error(upload(api, f"{B}/scene/open", name, content), 422, "INVALID_PARAMS")
+        # The gateway's check refuses it before it reaches the workspace; the host's check refuses it there.
+        err = error(upload(api, f"{B}/scene/open", name, content), 422, "INVALID_UPLOAD")
         assert "cannot be checked" in err["details"]["reason"], err
+        hosts["blender"].call("file.write", {"name": name, "data": base64.b64encode(content).decode()})
         refused = refused_by_host(hosts["blender"], "file.import", {"name": name, "format": "BLEND"})
         assert "cannot be checked" in refused.data["reason"], refused.data
         hosts["blender"].call("file.delete", {"name": name})

@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
     max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1, description="largest accepted upload")
-    max_render_pixels: int = Field(4096 * 4096, ge=1, description="largest width x height a render may ask for")
+    max_render_size: int = Field(4096, ge=1, description="the longest side, in pixels, a render may ask for")
     max_render_samples: int = Field(1024, ge=1, description="most samples a render may ask for")
     max_request_bytes: int = Field(
         16 * 1024 * 1024, ge=1024, description="largest request body, except uploads (those: max_upload_bytes)"

@@ -1,13 +1,27 @@
-"""The gateway's exception tree. One handler in main.py maps each to HTTP + the envelope."""
+"""Every error the gateway answers, and the one place exceptions become HTTP responses with the envelope.
+
+The transport (``api/clients``) raises the rpc error types: RpcConnectionError, RpcTimeout and, for an error
+reply, an RpcError with its JSON-RPC code. ``backend_error`` turns those into this module's tree; the gateway's
+own refusals raise the tree directly; ``install_error_handlers`` answers all of them (and FastAPI's, Starlette's
+and anything unexpected) with ``{"status": "error", "error": {code, message, details}}``.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bridge3d.rpc import errors as rpc_errors
+from bridge3d.rpc.client import RpcConnectionError, RpcTimeout
+
+logger = logging.getLogger("bridge3d.api")
 
 
 def envelope(status_code: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
@@ -44,6 +58,12 @@ class FreeCADConnectionError(BackendConnectionError):
     pass
 
 
+CONNECTION_ERRORS: dict[str, type[BackendConnectionError]] = {
+    "blender": BlenderConnectionError,
+    "freecad": FreeCADConnectionError,
+}
+
+
 class BackendTimeoutError(GatewayError):
     """No answer in time (or no pooled connection free in time)."""
 
@@ -54,12 +74,13 @@ class BackendTimeoutError(GatewayError):
 class CommandExecutionError(GatewayError):
     """The host server answered with a JSON-RPC error."""
 
-    # One place that says which HTTP status each JSON-RPC error code becomes.
-    STATUS_BY_RPC_CODE = {
-        rpc_errors.INVALID_PARAMS: (422, "INVALID_PARAMS"),
+    # The one table from JSON-RPC error codes to HTTP.
+    STATUS_BY_RPC_CODE: ClassVar[dict[int, tuple[int, str]]] = {
+        rpc_errors.INVALID_PARAMS: (422, "VALIDATION_ERROR"),
         rpc_errors.METHOD_NOT_FOUND: (501, "METHOD_NOT_FOUND"),
         rpc_errors.NOT_FOUND: (404, "NOT_FOUND"),
         rpc_errors.ALREADY_EXISTS: (409, "ALREADY_EXISTS"),
+        rpc_errors.CONFLICT: (409, "CONFLICT"),
         rpc_errors.UNAUTHORIZED: (502, "BACKEND_UNAUTHORIZED"),
         rpc_errors.BUSY: (503, "BACKEND_BUSY"),
         rpc_errors.USER_CODE_ERROR: (400, "EXECUTION_ERROR"),
@@ -75,15 +96,34 @@ class CommandExecutionError(GatewayError):
             details.update(data)
         elif data is not None:
             details["data"] = data
+        if rpc_code == rpc_errors.INVALID_PARAMS and "errors" not in details and "field" in details:
+            # Every validation error names its fields the same way, whoever found it.
+            details["errors"] = [{"field": details["field"], "reason": details.get("reason", message)}]
         super().__init__(message, details)
         self.rpc_code = rpc_code
         self.data = data
         self.status_code, self.code = self.STATUS_BY_RPC_CODE.get(rpc_code, (502, "BACKEND_ERROR"))
 
 
-class NotFoundError(GatewayError):
-    status_code = 404
-    code = "NOT_FOUND"
+def backend_error(exc: RpcConnectionError | RpcTimeout | rpc_errors.RpcError) -> GatewayError:
+    """The gateway error for a failure the transport reported."""
+    if isinstance(exc, rpc_errors.RpcError):
+        return CommandExecutionError(exc.code, exc.message, exc.data, backend=exc.backend)
+    if isinstance(exc, RpcTimeout):
+        return BackendTimeoutError(exc.message, exc.details)
+    error_class = CONNECTION_ERRORS.get(str(exc.details.get("backend")), BackendConnectionError)
+    return error_class(exc.message, exc.details)
+
+
+class ValidationFailed(GatewayError):
+    """A request value the command schema refuses: ``details.errors`` names each field, where and why."""
+
+    status_code = 422
+    code = "VALIDATION_ERROR"
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors[:5])
+        super().__init__(f"Invalid request: {summary}", {"errors": errors})
 
 
 class ExecutionDisabledError(GatewayError):
@@ -106,20 +146,90 @@ class ParamLimitError(GatewayError):
 
 
 class BadUploadError(GatewayError):
-    """An upload whose file type the endpoint does not accept."""
+    """An upload whose file the endpoint does not accept."""
 
     status_code = 422
     code = "INVALID_UPLOAD"
-
-
-class OperationMismatchError(GatewayError):
-    """A body field contradicts the URL (e.g. `operation` on /boolean/union)."""
-
-    status_code = 422
-    code = "VALIDATION_ERROR"
 
 
 class UnauthorizedError(GatewayError):
     status_code = 401
     code = "UNAUTHORIZED"
     headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": 'Bearer realm="bridge3d"'}
+
+
+HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 413: "LIMIT_EXCEEDED"}
+
+
+def as_gateway_error(exc: BaseException) -> GatewayError | None:
+    """The gateway error an exception is answered with (None for anything unexpected)."""
+    if isinstance(exc, GatewayError):
+        return exc
+    if isinstance(exc, RpcConnectionError | RpcTimeout | rpc_errors.RpcError):
+        return backend_error(exc)
+    return None
+
+
+def field_path(parts: Sequence[int | str]) -> str:
+    """('steps', 3, 'params') -> 'steps[3].params': the way every error names a field, whoever found it."""
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app serves at this request's path."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and route_methods and regex.match(request.url.path):
+            methods |= set(route_methods)
+    return sorted(methods)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """The one place exceptions become HTTP responses."""
+
+    async def known_error(_: Request, exc: Exception) -> JSONResponse:
+        error = as_gateway_error(exc)
+        assert error is not None
+        if error.status_code >= 500:
+            logger.warning("%s: %s", error.code, error.message)
+        response = envelope(error.status_code, error.code, error.message, error.details)
+        response.headers.update(error.headers)
+        return response
+
+    for exception_class in (GatewayError, RpcConnectionError, RpcTimeout, rpc_errors.RpcError):
+        app.add_exception_handler(exception_class, known_error)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": field_path(error["loc"][1:]) or "body",
+                "location": error["loc"][0] if error["loc"] else "body",
+                "reason": error["msg"],
+            }
+            for error in exc.errors()
+        ]
+        failed = ValidationFailed(errors)
+        return envelope(failed.status_code, failed.code, failed.message, failed.details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = HTTP_CODES.get(exc.status_code, f"HTTP_{exc.status_code}")
+        response = envelope(exc.status_code, code, str(exc.detail))
+        if exc.headers:
+            response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route with this path only; a path has one route per method.
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
+        return response
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error")
+        return envelope(
+            500, "INTERNAL_ERROR", "The gateway failed unexpectedly; see its log", {"type": type(exc).__name__}
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 import time
 import uuid
@@ -10,13 +11,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bridge3d import __version__
@@ -25,7 +23,8 @@ from .clients.blender_client import BlenderClient
 from .clients.freecad_client import FreeCADClient
 from .config import Settings, get_settings
 from .deps import require_api_key
-from .errors import GatewayError, envelope
+from .errors import install_error_handlers
+from .limits import apply_limits
 from .middleware import SecurityMiddleware, UnsafeBindError, refuse_unsafe_bind
 from .models.responses import ErrorResponse
 from .routers import blender, freecad, health
@@ -73,56 +72,14 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         401: "Missing or wrong API key",
         403: "Code execution is switched off",
         404: "No such object, document, file or route",
-        409: "Conflict, or the call was cancelled",
+        409: "The current state forbids it (CONFLICT: in use, not a solid, empty result), or it was cancelled",
         413: "Request body or upload larger than its limit (LIMIT_EXCEEDED)",
-        422: "Invalid request: details.errors name each field and reason",
+        422: "Invalid request (VALIDATION_ERROR: details.errors name each field and reason) or over a limit",
         502: "The backend failed unexpectedly",
         503: "The backend is unreachable (CONNECTION_FAILED) or busy",
         504: "The backend did not answer in time",
     }.items()
 }
-HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 413: "LIMIT_EXCEEDED"}
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """The one place exceptions become HTTP responses."""
-
-    @app.exception_handler(GatewayError)
-    async def gateway_error(_: Request, exc: GatewayError) -> JSONResponse:
-        if exc.status_code >= 500:
-            logger.warning("%s: %s", exc.code, exc.message)
-        response = envelope(exc.status_code, exc.code, exc.message, exc.details)
-        response.headers.update(exc.headers)
-        return response
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {
-                "field": ".".join(str(part) for part in error["loc"] if part != "body") or "body",
-                "location": error["loc"][0] if error["loc"] else "body",
-                "reason": error["msg"],
-                "type": error["type"],
-            }
-            for error in exc.errors()
-        ]
-        summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors[:5])
-        return envelope(422, "VALIDATION_ERROR", f"Invalid request: {summary}", {"errors": errors})
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = HTTP_CODES.get(exc.status_code, f"HTTP_{exc.status_code}")
-        response = envelope(exc.status_code, code, str(exc.detail))
-        if exc.headers:
-            response.headers.update(exc.headers)
-        return response
-
-    @app.exception_handler(Exception)
-    async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
-        logger.exception("unhandled error")
-        return envelope(
-            500, "INTERNAL_ERROR", "The gateway failed unexpectedly; see its log", {"type": type(exc).__name__}
-        )
 
 
 def operation_id(route: APIRoute) -> str:
@@ -216,11 +173,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     app.include_router(health.router, responses=ERROR_RESPONSES)
-    protected = [Depends(require_api_key)]
+    # The key dependency (and with it the security schemes in the OpenAPI document) only when a key is set.
+    protected = [Depends(require_api_key)] if settings.api_keys() else []
     app.include_router(blender.router, dependencies=protected, responses=ERROR_RESPONSES)
     app.include_router(freecad.router, dependencies=protected, responses=ERROR_RESPONSES)
     app.include_router(websocket_handler.router)  # checks the key and Origin itself, at the handshake
+    app.openapi = functools.partial(openapi_with_limits, app, settings)  # type: ignore[method-assign]
     return app
+
+
+def openapi_with_limits(app: FastAPI, settings: Settings) -> dict[str, Any]:
+    """FastAPI's document, with this gateway's limits (maximum render size, page size, ...) filled in."""
+    if app.openapi_schema is None:
+        document = FastAPI.openapi(app)
+        apply_limits(document, settings)
+        app.openapi_schema = document
+    return app.openapi_schema
 
 
 def app_factory() -> FastAPI:

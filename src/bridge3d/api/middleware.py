@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bridge3d.rpc.hostmain import is_loopback
+from bridge3d.rpc.server import is_loopback
 
 from .config import Settings
 from .errors import envelope
@@ -66,12 +66,8 @@ def host_name(header: str) -> str | None:
 
 def host_allowed(name: str, allowed: list[str]) -> bool:
     """localhost and loopback IPs always; else an exact BRIDGE3D_ALLOWED_HOSTS entry or a '*.domain' match."""
-    if name == "localhost":
+    if is_loopback(name):
         return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        pass
     for pattern in (entry.strip().lower().rstrip(".") for entry in allowed):
         if pattern == "*" or name == pattern or (pattern.startswith("*.") and name.endswith(pattern[1:])):
             return True

@@ -3,30 +3,32 @@
 from __future__ import annotations
 
 import base64
-import contextlib
+import logging
 import re
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import UploadFile
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from bridge3d.rpc.client import RpcConnectionError, RpcTimeout
+from bridge3d.rpc.errors import RpcError
 
 from . import limits
 from .clients.base_client import BaseSocketClient
 from .config import Settings
-from .errors import (
-    BackendTimeoutError,
-    BadUploadError,
-    GatewayError,
-    LimitExceededError,
-)
-from .models.responses import CreatedObject, FileInfo, ObjectInfo
+from .errors import BadUploadError, LimitExceededError
+from .models.responses import FileInfo
+
+CreatedModel = TypeVar("CreatedModel", bound=BaseModel)
+logger = logging.getLogger(__name__)
 
 DOWNLOAD_CHUNK_BYTES = 4 * 1024 * 1024
 _FILENAME_PARAMETER = re.compile(r'(?:^|;)\s*filename\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)', re.IGNORECASE)
 UPLOAD_CHUNK_BYTES = 4 * 1024 * 1024
-MEDIA_TYPES = {
+MEDIA_TYPES = {  # by extension; anything else is application/octet-stream
     ".png": "image/png",
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
@@ -39,6 +41,7 @@ MEDIA_TYPES = {
     ".iges": "model/iges",
     ".igs": "model/iges",
 }
+DOWNLOAD_MEDIA_TYPES = sorted({*MEDIA_TYPES.values(), "application/octet-stream"})
 
 
 def file_info(app: str, result: dict[str, Any]) -> FileInfo:
@@ -46,9 +49,10 @@ def file_info(app: str, result: dict[str, Any]) -> FileInfo:
     return FileInfo.model_validate({**result, "url": f"/api/v1/{app}/files/{quote(result['name'], safe='')}"})
 
 
-def created(result: dict[str, Any], kind: str) -> CreatedObject:
-    info = ObjectInfo.model_validate(result)
-    return CreatedObject(object_id=info.name, message=f"Created {kind} {info.name}", object=info)
+def created(model: type[CreatedModel], result: dict[str, Any], kind: str) -> CreatedModel:
+    """The 201 answer to a create: the name the application gave (``object_id``) and the object's info."""
+    name = result["name"]
+    return model.model_validate({"object_id": name, "message": f"Created {kind} {name}", "object": result})
 
 
 async def download(client: BaseSocketClient, name: str) -> StreamingResponse:
@@ -128,20 +132,26 @@ def check_extension(name: str | None, allowed: dict[str, str]) -> str:
     return allowed[suffix]
 
 
-async def run_batch(client: BaseSocketClient, steps: list[dict[str, Any]], *, settings: Settings) -> dict[str, Any]:
-    """Run steps in order inside the host (batch.run), stopping at the first failure.
+async def run_batch(
+    client: BaseSocketClient, steps: list[dict[str, Any]], *, full: bool, settings: Settings
+) -> dict[str, Any]:
+    """Run checked steps in order inside the host (batch.run), stopping at the first failure.
 
     Nothing runs unless every step passes the limits its REST route would apply (and the execute switch).
     """
     limits.check_batch(steps, settings)
     if client.app_name == "blender":
         limits.check_geometry(steps, settings)
-    result: dict[str, Any] = await client.send_command("batch.run", {"steps": steps})
+    result: dict[str, Any] = await client.send_command("batch.run", {"steps": steps, "full": full})
     return result
 
 
 async def execute(
-    client: BaseSocketClient, code: str, timeout: float | None, *, on_start: Callable[[], None] | None = None
+    client: BaseSocketClient,
+    params: dict[str, Any],
+    timeout: float | None,
+    *,
+    on_start: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """code.execute with a time limit; on timeout the running script is interrupted (rpc.cancel).
 
@@ -152,9 +162,11 @@ async def execute(
         if on_start is not None:
             on_start()
         try:
-            result: dict[str, Any] = await client.send_command("code.execute", {"code": code}, timeout=timeout)
-        except BackendTimeoutError:
-            with contextlib.suppress(GatewayError):
-                await client.send_command("rpc.cancel", timeout=5)
+            result: dict[str, Any] = await client.send_command("code.execute", params, timeout=timeout)
+        except RpcTimeout:
+            try:
+                await client.cancel()
+            except (RpcConnectionError, RpcTimeout, RpcError) as exc:
+                logger.warning("%s: could not interrupt the timed-out execution: %s", client.app_name, exc)
             raise
         return result

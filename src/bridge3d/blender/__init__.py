@@ -7,3 +7,4 @@ the command modules do.
 from __future__ import annotations
 
 DEFAULT_PORT = 9876
+APP_NAME = "blender"

@@ -6,7 +6,7 @@ Layout (one zip works both ways)::
         __init__.py              generated: literal bl_info + register()/unregister() forwarding
         blender_manifest.toml    Blender 4.2+ extension manifest
         bridge3d/__init__.py     vendored package (stdlib-only rpc + the Blender command table)
-        bridge3d/rpc/*.py
+        bridge3d/{rpc,commands,formats}/*.py   the stdlib-only packages every host server carries
         bridge3d/blender/**.py
 
 Blender 3.4-4.1: Preferences > Add-ons > Install... (legacy add-on, reads bl_info).
@@ -25,7 +25,7 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from .. import __version__
+from .. import SHARED_HOST_PACKAGES, __version__
 
 ADDON_MODULE = "bridge3d_blender"
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # src/bridge3d
@@ -67,7 +67,7 @@ def _version_tuple() -> tuple[int, ...]:
 def _sources() -> list[tuple[Path, str]]:
     """(file, name inside the zip) for every vendored source file."""
     files: list[tuple[Path, str]] = [(_PACKAGE_ROOT / "__init__.py", "bridge3d/__init__.py")]
-    for sub in ("rpc", "formats", "blender"):
+    for sub in (*SHARED_HOST_PACKAGES, "blender"):
         for path in sorted((_PACKAGE_ROOT / sub).rglob("*")):
             if not path.is_file() or "__pycache__" in path.parts or path.suffix != ".py":
                 continue

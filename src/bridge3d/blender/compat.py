@@ -10,18 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..commands.blender import FORMAT_EXTENSIONS
+
 Version = tuple[int, int, int]
 
 MIN_VERSION: Version = (3, 4, 0)
 MAX_TESTED_VERSION: Version = (5, 0, 99)
 
+
 # ---------------------------------------------------------------- render engines
-ENGINES = ("EEVEE", "CYCLES", "WORKBENCH")
-DEFAULT_ENGINE = "WORKBENCH"
-
-
 def engine_id(engine: str, version: Version) -> str:
-    """The ``scene.render.engine`` identifier for one of ENGINES.
+    """The ``scene.render.engine`` identifier for one of ``commands.blender.ENGINES``.
 
     EEVEE was renamed ``BLENDER_EEVEE_NEXT`` for 4.2-4.x (the rewrite) and is
     ``BLENDER_EEVEE`` again from 5.0 (and was before 4.2).
@@ -46,7 +45,7 @@ def engine_name(identifier: str) -> str:
 
 
 # ---------------------------------------------------------------- image formats
-# render.image format -> (image_settings.file_format, extension, color_mode)
+# render.image format (commands.blender.IMAGE_FORMATS) -> (image_settings.file_format, extension, color_mode)
 IMAGE_FORMATS: dict[str, tuple[str, str, str]] = {
     "PNG": ("PNG", ".png", "RGBA"),
     "JPEG": ("JPEG", ".jpg", "RGB"),
@@ -84,21 +83,6 @@ class IoOperator:
     selection_kw: str | None = None  # keyword that limits an export to the selected objects
     kwargs: dict[str, Any] = field(default_factory=dict)
     addon: str | None = None  # add-on module that must be enabled for the operator to exist
-
-
-# Format -> extension written by file.export (the first) and accepted by file.import.
-FORMAT_EXTENSIONS: dict[str, tuple[str, ...]] = {
-    "GLB": (".glb",),
-    "GLTF": (".gltf",),
-    "OBJ": (".obj",),
-    "STL": (".stl",),
-    "FBX": (".fbx",),
-    "PLY": (".ply",),
-    "USD": (".usd", ".usdc", ".usda", ".usdz"),
-    "BLEND": (".blend",),
-}
-EXPORT_FORMATS = tuple(FORMAT_EXTENSIONS)
-IMPORT_FORMATS = tuple(FORMAT_EXTENSIONS)
 
 
 def format_from_extension(file_name: str) -> str | None:

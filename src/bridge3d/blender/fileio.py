@@ -12,11 +12,11 @@ from typing import Any
 import addon_utils
 import bpy
 
+from ..commands.blender import FILE_FORMATS, FORMAT_EXTENSIONS
 from ..formats import references as file_refs
-from ..rpc import params as p
 from ..rpc.errors import InternalError, InvalidParams, Unsupported
 from ..rpc.workspace import Workspace
-from . import compat, specs
+from . import compat
 from .events import EventHub
 from .info import find_object, scene
 from .references import checked_import
@@ -116,20 +116,18 @@ class FileCommands:
         self.hub = hub
         self.version = version
 
-    def file_export(self, format: str, objects: Any = None, output: str | None = None) -> dict[str, Any]:  # noqa: A002
-        """Export objects (default: all of the scene) to GLB, GLTF, OBJ, STL, FBX, PLY, USD or BLEND."""
-        fmt = specs.file_format(format, compat.EXPORT_FORMATS)
-        names = p.string_list("objects", objects) if objects is not None else None
-        extension = compat.FORMAT_EXTENSIONS[fmt][0]
-        path = self.workspace.output_path(output, "export", extension, "output")
-        if fmt == "USD" and not any(path.name.lower().endswith(e) for e in compat.FORMAT_EXTENSIONS["USD"]):
-            raise InvalidParams.for_field("output", "a USD file name must end in .usd, .usdc, .usda or .usdz")
+    def file_export(self, format: str, objects: list[str] | None, output: str | None) -> dict[str, Any]:  # noqa: A002
+        fmt, names = format, objects
+        extensions = FORMAT_EXTENSIONS[fmt]
+        # A USD name keeps the extension it has (.usda writes text, .usdc binary); any other gets the format's.
+        has_extension = output is not None and output.lower().endswith(extensions)
+        path = self.workspace.output_path(output, "export", "" if has_extension else extensions[0], "output")
         chosen = [find_object(n, "objects") for n in names] if names is not None else list(scene().objects)
         io = compat.exporter(fmt, self.version)
         if io is None:  # BLEND
             bpy.data.libraries.write(str(path), set(chosen), fake_user=True)
         else:
-            operator = ensure_operator(io, fmt, compat.EXPORT_FORMATS)
+            operator = ensure_operator(io, fmt, FILE_FORMATS)
             kwargs: dict[str, Any] = {"filepath": str(path), **io.kwargs}
             if names is not None and io.selection_kw:
                 kwargs[io.selection_kw] = True
@@ -145,22 +143,22 @@ class FileCommands:
             result["files"] = [path.name] + ([companion.name] if companion.is_file() else [])
         return result
 
-    def file_import(self, name: str, format: str | None = None) -> dict[str, Any]:  # noqa: A002
-        """Import a workspace file; returns the names of the objects it created."""
+    def file_import(self, name: str, format: str | None) -> dict[str, Any]:  # noqa: A002
         path = self.workspace.existing(name)
-        if format is None:
-            fmt = compat.format_from_extension(path.name)
-            if fmt is None:
-                raise p.unsupported("format", Path(path.name).suffix or path.name, compat.IMPORT_FORMATS)
-        else:
-            fmt = specs.file_format(format, compat.IMPORT_FORMATS)
+        fmt = format or compat.format_from_extension(path.name)
+        if fmt is None:
+            raise Unsupported(
+                f"format: {Path(path.name).suffix or path.name!r} is not a format Blender imports "
+                f"(supported: {', '.join(FILE_FORMATS)})",
+                {"field": "format", "value": Path(path.name).suffix, "supported": list(FILE_FORMATS)},
+            )
         # Refused before any importer runs if it names files outside the workspace as any format its content could
         # be read as, or cannot be checked (not what the importer reads, unparsable).
         file_refs.check_file(fmt, path, self.workspace.root)
         sc = scene()
         before = {o.name for o in sc.objects}
         io = compat.importer(fmt, self.version)
-        operator = ensure_operator(io, fmt, compat.IMPORT_FORMATS) if io is not None else None
+        operator = ensure_operator(io, fmt, FILE_FORMATS) if io is not None else None
         # Whatever the importer created that points outside the workspace (textures, libraries, caches) is
         # removed with everything else it added, and the import refused.
         with checked_import(self.workspace.root, path.name):

@@ -16,11 +16,11 @@ from typing import Any
 
 import bpy
 
-from ..rpc.dispatcher import Registry
-from ..rpc.server import HostServer, ServerConfig
+from ..rpc.hostmain import RunningHost, start_host
+from ..rpc.server import ServerConfig
 from ..rpc.workspace import Workspace
-from . import DEFAULT_PORT
-from .registry import build_registry
+from . import APP_NAME, DEFAULT_PORT
+from .registry import BlenderHost
 
 logger = logging.getLogger(__name__)
 
@@ -37,62 +37,60 @@ class GuiServer:
     """One running host server in this Blender session (start/stop from the add-on)."""
 
     def __init__(self) -> None:
-        self.server: HostServer | None = None
-        self.workspace: Workspace | None = None
+        self.running_host: RunningHost | None = None
         self.error: str | None = None
 
     @property
     def running(self) -> bool:
-        return self.server is not None
+        return self.running_host is not None
 
     def start(
         self, port: int = DEFAULT_PORT, token: str | None = None, workspace: str | None = None, host: str = "127.0.0.1"
     ) -> int:
         """Listen on ``host:port``; returns the port (useful with port 0)."""
-        if self.server is not None:
-            return self.server.port
-        self.workspace = Workspace(workspace or default_workspace())
+        if self.running_host is not None:
+            return self.running_host.server.port
         config = ServerConfig(
-            host=host, port=port, token=token or None, app_name="blender", app_version=bpy.app.version_string
+            host=host, port=port, token=token or None, app_name=APP_NAME, app_version=bpy.app.version_string
         )
-        server = HostServer(Registry(), config)
-        server.registry.update(build_registry(self.workspace, server))
         try:
-            server.start()
+            running = start_host(config, Workspace(workspace or default_workspace()), BlenderHost)
         except OSError as exc:
             self.error = f"cannot listen on {host}:{port}: {exc}"
             logger.error("%s", self.error)
             raise
-        self.server = server
+        self.running_host = running
         self.error = None
         if not bpy.app.timers.is_registered(self._tick):
             bpy.app.timers.register(self._tick, first_interval=0.0, persistent=True)
-        logger.info("bridge3d host server listening on %s:%d, workspace %s", host, server.port, self.workspace.root)
-        return server.port
+        logger.info(
+            "bridge3d host server listening on %s:%d, workspace %s", host, running.server.port, running.workspace.root
+        )
+        return running.server.port
 
     def stop(self) -> None:
-        server, self.server = self.server, None
+        running, self.running_host = self.running_host, None
         if bpy.app.timers.is_registered(self._tick):
             bpy.app.timers.unregister(self._tick)
-        if server is not None:
-            server.stop()
+        if running is not None:
+            running.stop()
             logger.info("bridge3d host server stopped")
 
     def status(self) -> dict[str, Any]:
-        server = self.server
+        running = self.running_host
         return {
-            "running": server is not None,
-            "port": server.port if server is not None else None,
-            "workspace": str(self.workspace.root) if self.workspace is not None else None,
+            "running": running is not None,
+            "port": running.server.port if running is not None else None,
+            "workspace": str(running.workspace.root) if running is not None else None,
             "error": self.error,
         }
 
     def _tick(self) -> float | None:
-        server = self.server
-        if server is None:
+        running = self.running_host
+        if running is None:
             return None
         try:
-            ran = server.pump.drain(DRAIN_BUDGET)
+            ran = running.server.pump.drain(DRAIN_BUDGET)
         except Exception:  # a timer that raises is unregistered by Blender: never let that happen
             logger.exception("bridge3d pump tick failed")
             ran = 0

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from . import DEFAULT_PORT
+from . import APP_NAME, DEFAULT_PORT
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     import bpy
 
     from ..rpc.hostmain import run_headless
-    from .registry import build_registry
+    from .registry import BlenderHost
 
-    return run_headless("blender", DEFAULT_PORT, bpy.app.version_string, build_registry, argv=argv)
+    return run_headless(APP_NAME, DEFAULT_PORT, bpy.app.version_string, BlenderHost, argv=argv)

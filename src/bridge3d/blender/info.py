@@ -126,23 +126,17 @@ def scene() -> Any:
     return bpy.context.scene
 
 
-def find_object(name: Any, field: str = "name") -> Any:
+def find_object(name: str, field: str = "name") -> Any:
     """The object called ``name`` in the current scene, or NotFound."""
-    from ..rpc import params as p
-
-    checked = p.name(field, name, required=True)
     # One lookup: both are linear in the number of objects, and the scene's answer is the object itself.
-    obj = scene().objects.get(checked)
+    obj = scene().objects.get(name)
     if obj is None:
-        raise NotFound(f"No object named {checked!r} in the scene", {"field": field, "name": checked})
+        raise NotFound(f"No object named {name!r} in the scene", {"field": field, "name": name})
     return obj
 
 
-def find_material(name: Any, field: str = "material") -> Any:
-    from ..rpc import params as p
-
-    checked = p.name(field, name, required=True)
-    material = bpy.data.materials.get(checked)
+def find_material(name: str, field: str = "material") -> Any:
+    material = bpy.data.materials.get(name)
     if material is None:
-        raise NotFound(f"No material named {checked!r}", {"field": field, "name": checked})
+        raise NotFound(f"No material named {name!r}", {"field": field, "name": name})
     return material

@@ -7,6 +7,7 @@ layer on every call, which makes adding objects slower the more there are.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
@@ -14,14 +15,19 @@ from typing import Any
 import bmesh
 import bpy
 
-from ..rpc import params as p
-from ..rpc.errors import InvalidParams
-from . import compat, shapes, specs
+from ..rpc.errors import Conflict
+from . import compat, shapes
 from .events import EventHub
 from .info import find_material, find_object, object_info, scene, short_info
 
 
+def radians(degrees: tuple[float, ...]) -> tuple[float, ...]:
+    return tuple(math.radians(angle) for angle in degrees)
+
+
 class ObjectCommands:
+    """primitive.create, object.* and material.*: the params arrive checked and complete (commands.blender)."""
+
     def __init__(self, hub: EventHub, version: compat.Version) -> None:
         self.hub = hub
         self.version = version
@@ -31,65 +37,40 @@ class ObjectCommands:
     def primitive_create(
         self,
         type: str,  # noqa: A002 - public param name
-        name: str | None = None,
-        location: Any = (0.0, 0.0, 0.0),
-        rotation: Any = (0.0, 0.0, 0.0),
-        scale: Any = (1.0, 1.0, 1.0),
-        **dims: Any,
+        name: str | None,
+        location: tuple[float, float, float],
+        rotation: tuple[float, float, float],
+        scale: tuple[float, float, float],
+        **sizes: Any,
     ) -> dict[str, Any]:
-        """Add a mesh primitive (cube, sphere, cylinder, cone, torus, plane); returns ObjectInfo."""
-        kind = specs.primitive_type(type)
-        sizes = specs.primitive_params(kind, dims)
-        obj_name = p.name("name", name) or kind.capitalize()
-        loc = specs.location(location)
-        rot = specs.rotation_degrees(rotation)
-        scl = specs.scale(scale)
-
+        obj_name = name or type.capitalize()
         mesh = bpy.data.meshes.new(obj_name)
-        self._templates.to_mesh(kind, sizes, mesh)
+        self._templates.to_mesh(type, sizes, mesh)
         obj = bpy.data.objects.new(obj_name, mesh)
-        obj.location = loc
-        obj.rotation_euler = rot
-        obj.scale = scl
+        obj.location = location
+        obj.rotation_euler = radians(rotation)
+        obj.scale = scale
         scene().collection.objects.link(obj)
-        self.hub.object_event("object.created", obj, primitive=kind)
+        self.hub.object_event("object.created", obj, primitive=type)
         return object_info(obj, visible=True)
 
     # ------------------------------------------------------------ object.*
-    def object_list(
-        self,
-        offset: int = 0,
-        limit: int = specs.DEFAULT_LIST_LIMIT,
-        type: str | None = None,  # noqa: A002
-        name_contains: str | None = None,
-    ) -> dict[str, Any]:
-        """Objects of the scene sorted by name, filtered by type and a case-insensitive name substring."""
-        start, count = specs.paging(offset, limit)
-        wanted_type = None
-        if type is not None:
-            if not isinstance(type, str) or not type:
-                raise InvalidParams.for_field("type", "must be an object type such as MESH, CAMERA, LIGHT")
-            wanted_type = type.upper()
-        needle = None
-        if name_contains is not None:
-            if not isinstance(name_contains, str):
-                raise InvalidParams.for_field("name_contains", "must be a string")
-            needle = name_contains.lower()
+    def object_list(self, offset: int, limit: int, type: str | None, name_contains: str | None) -> dict[str, Any]:  # noqa: A002
+        wanted_type = type.upper() if type is not None else None
         # Each bpy attribute read costs about a microsecond, so with 10,000 objects the name is read once per
         # object (values() builds the wrappers in C) and sorting uses the plain strings.
         named = [(obj.name, obj) for obj in scene().objects.values() if wanted_type is None or obj.type == wanted_type]
-        if needle is not None:
+        if name_contains is not None:
+            needle = name_contains.lower()
             named = [entry for entry in named if needle in entry[0].lower()]
         named.sort(key=itemgetter(0))
-        page = named[start : start + count]
-        return {"objects": [short_info(obj) for _, obj in page], "total": len(named), "offset": start, "limit": count}
+        page = named[offset : offset + limit]
+        return {"objects": [short_info(obj) for _, obj in page], "total": len(named), "offset": offset, "limit": limit}
 
     def object_get(self, name: str) -> dict[str, Any]:
-        """ObjectInfo of one object."""
         return object_info(find_object(name))
 
     def object_delete(self, name: str) -> dict[str, Any]:
-        """Delete an object (its mesh stays until scene.clear removes orphans)."""
         obj = find_object(name)
         real_name, kind = obj.name, obj.type
         bpy.data.objects.remove(obj, do_unlink=True)
@@ -98,30 +79,28 @@ class ObjectCommands:
         return {"name": real_name, "deleted": True}
 
     def object_transform(
-        self, name: str, location: Any = None, rotation: Any = None, scale: Any = None, relative: bool = False
+        self,
+        name: str,
+        location: tuple[float, float, float] | None,
+        rotation: tuple[float, float, float] | None,
+        scale: tuple[float, float, float] | None,
+        relative: bool,
     ) -> dict[str, Any]:
-        """Set (or with relative=true add location/rotation, multiply scale); rotation in degrees."""
-        if not isinstance(relative, bool):
-            raise InvalidParams.for_field("relative", "must be true or false")
-        loc = specs.location(location) if location is not None else None
-        rot = specs.rotation_degrees(rotation) if rotation is not None else None
-        scl = specs.scale(scale) if scale is not None else None
         obj = find_object(name)
-        if loc is not None:
-            obj.location = [a + b for a, b in zip(obj.location, loc, strict=True)] if relative else loc
-        if rot is not None:
-            obj.rotation_euler = [a + b for a, b in zip(obj.rotation_euler, rot, strict=True)] if relative else rot
-        if scl is not None:
-            obj.scale = [a * b for a, b in zip(obj.scale, scl, strict=True)] if relative else scl
+        if location is not None:
+            obj.location = [a + b for a, b in zip(obj.location, location, strict=True)] if relative else location
+        if rotation is not None:
+            turn = radians(rotation)
+            obj.rotation_euler = [a + b for a, b in zip(obj.rotation_euler, turn, strict=True)] if relative else turn
+        if scale is not None:
+            obj.scale = [a * b for a, b in zip(obj.scale, scale, strict=True)] if relative else scale
         self.hub.object_event("object.changed", obj, what="transform")
         return object_info(obj)
 
     def object_rename(self, name: str, new_name: str) -> dict[str, Any]:
-        """Rename; a taken name gets Blender's .001 suffix; returns ObjectInfo with the name given."""
-        wanted = p.name("new_name", new_name, required=True)
         obj = find_object(name)
         old = obj.name
-        obj.name = wanted
+        obj.name = new_name
         self.hub.object_event("object.changed", obj, what="name", old_name=old)
         info = object_info(obj)
         info["old_name"] = old
@@ -131,57 +110,47 @@ class ObjectCommands:
     def material_create(
         self,
         name: str,
-        color: Any = (0.8, 0.8, 0.8, 1.0),
-        metallic: Any = 0.0,
-        roughness: Any = 0.5,
-        emission_color: Any = None,
-        emission_strength: Any = 0.0,
+        color: tuple[float, float, float, float],
+        metallic: float,
+        roughness: float,
+        emission_color: tuple[float, float, float, float] | None,
+        emission_strength: float,
     ) -> dict[str, Any]:
-        """A Principled BSDF node material."""
-        mat_name = p.name("name", name, required=True)
-        rgba = p.color("color", color)
-        metal = p.number("metallic", metallic, minimum=0.0, maximum=1.0)
-        rough = p.number("roughness", roughness, minimum=0.0, maximum=1.0)
-        emission = p.color("emission_color", emission_color) if emission_color is not None else None
-        strength = p.number("emission_strength", emission_strength, minimum=0.0, maximum=1.0e6)
-
-        material = bpy.data.materials.new(mat_name)
+        material = bpy.data.materials.new(name)
         if compat.material_needs_use_nodes(self.version):
             material.use_nodes = True
-        material.diffuse_color = rgba  # the viewport / Workbench colour
-        material.metallic = metal
-        material.roughness = rough
+        material.diffuse_color = color  # the viewport / Workbench colour
+        material.metallic = metallic
+        material.roughness = roughness
         bsdf = _principled(material)
         if bsdf is not None:
             inputs = compat.principled_inputs(self.version)
-            bsdf.inputs[inputs["base_color"]].default_value = rgba
-            bsdf.inputs[inputs["metallic"]].default_value = metal
-            bsdf.inputs[inputs["roughness"]].default_value = rough
-            bsdf.inputs[inputs["alpha"]].default_value = rgba[3]
-            if emission is not None:
-                bsdf.inputs[inputs["emission_color"]].default_value = emission
-            bsdf.inputs[inputs["emission_strength"]].default_value = strength
+            bsdf.inputs[inputs["base_color"]].default_value = color
+            bsdf.inputs[inputs["metallic"]].default_value = metallic
+            bsdf.inputs[inputs["roughness"]].default_value = roughness
+            bsdf.inputs[inputs["alpha"]].default_value = color[3]
+            if emission_color is not None:
+                bsdf.inputs[inputs["emission_color"]].default_value = emission_color
+            bsdf.inputs[inputs["emission_strength"]].default_value = emission_strength
         return material_info(material, self.version)
 
-    def material_apply(self, object: str, material: str, slot: Any = None) -> dict[str, Any]:  # noqa: A002
-        """Put a material in a slot of an object (default: slot 0, added if the object has none)."""
-        index = p.integer("slot", slot, minimum=0, maximum=255) if slot is not None else 0
+    def material_apply(self, object: str, material: str, slot: int | None) -> dict[str, Any]:  # noqa: A002
+        index = slot if slot is not None else 0
         obj = find_object(object, "object")
         mat = find_material(material)
         if obj.data is None or not hasattr(obj.data, "materials"):
-            raise InvalidParams.for_field("object", f"a {obj.type} object cannot have materials")
+            raise Conflict.for_field("object", f"a {obj.type} object cannot have materials")
         slots = obj.data.materials
         if index < len(slots):
             slots[index] = mat
         elif index == len(slots):
             slots.append(mat)
         else:
-            raise InvalidParams.for_field("slot", f"must be <= {len(slots)} (the object has {len(slots)} slots)")
+            raise Conflict.for_field("slot", f"must be <= {len(slots)} (the object has {len(slots)} slots)")
         self.hub.object_event("object.changed", obj, what="material", material=mat.name, slot=index)
         return object_info(obj)
 
     def material_list(self) -> dict[str, Any]:
-        """All materials of the file."""
         return {"materials": [material_info(m, self.version) for m in bpy.data.materials]}
 
 
@@ -280,8 +249,8 @@ def _fill_bmesh(bm: Any, kind: str, s: dict[str, Any]) -> None:
             depth=s["depth"],
             calc_uvs=True,
         )
-    else:  # pragma: no cover - guarded by specs.primitive_type
-        raise InvalidParams.for_field("type", kind)
+    else:  # pragma: no cover - the command schema allows no other type
+        raise ValueError(kind)
 
 
 # Shapes built from vertex and face lists (bmesh has no torus op, and its sphere op is quadratic in the faces).

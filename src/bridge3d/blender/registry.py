@@ -1,4 +1,8 @@
-"""The Blender command table, shared by the headless server and the GUI add-on."""
+"""The Blender command table, shared by the headless server and the GUI add-on.
+
+Every command of ``commands.blender`` gets its handler here; the dispatcher checks each call's params against the
+declaration before the handler runs.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,12 @@ import bmesh
 import bpy
 import mathutils
 
+from .. import commands
 from ..rpc.dispatcher import Registry
 from ..rpc.execution import run_user_code
 from ..rpc.server import HostServer
 from ..rpc.workspace import Workspace
+from . import APP_NAME
 from .events import EventHub
 from .fileio import FileCommands
 from .objects import ObjectCommands
@@ -20,37 +26,38 @@ from .scene import SceneCommands
 
 logger = logging.getLogger(__name__)
 
-# The hub of the most recent registry: its app handlers are removed when a new one is built.
-_current_hub: EventHub | None = None
-
 
 def blender_version() -> tuple[int, int, int]:
     major, minor, patch = tuple(bpy.app.version)[:3]
     return (int(major), int(minor), int(patch))
 
 
-def build_registry(workspace: Workspace, server: HostServer | None) -> Registry:
-    """All Blender methods; installs the render/depsgraph event handlers."""
-    global _current_hub
-    if _current_hub is not None:
-        _current_hub.uninstall()
-    hub = EventHub(server)
-    hub.install()
-    _current_hub = hub
-    version = blender_version()
-    objects = ObjectCommands(hub, version)
-    scene = SceneCommands(workspace, hub, version)
-    files = FileCommands(workspace, hub, version)
+class BlenderHost:
+    """One host server's Blender side: its command handlers and the event hub, installed on the main thread."""
 
-    def code_execute(code: str) -> dict[str, Any]:
-        """Run Python with bpy, bmesh, mathutils, C (context) and D (data); `result` is returned."""
+    def __init__(self, workspace: Workspace, server: HostServer | None) -> None:
+        self.workspace = workspace
+        self.hub = EventHub(server)
+        version = blender_version()
+        self.objects = ObjectCommands(self.hub, version)
+        self.scene = SceneCommands(workspace, self.hub, version)
+        self.files = FileCommands(workspace, self.hub, version)
+
+    def install(self) -> None:
+        """Add the render/depsgraph app handlers that publish events."""
+        self.hub.install()
+
+    def close(self) -> None:
+        self.hub.uninstall()
+
+    def code_execute(self, code: str) -> dict[str, Any]:
         namespace: dict[str, Any] = {
             "bpy": bpy,
             "bmesh": bmesh,
             "mathutils": mathutils,
             "C": bpy.context,
             "D": bpy.data,
-            "workspace": str(workspace.root),
+            "workspace": str(self.workspace.root),
         }
         try:
             return run_user_code(code, namespace)
@@ -63,27 +70,34 @@ def build_registry(workspace: Workspace, server: HostServer | None) -> Registry:
                 except Exception:
                     logger.debug("view_layer.update() after code.execute failed", exc_info=True)
 
-    registry = Registry()
-    add = registry.add
-    add("primitive.create", objects.primitive_create)
-    add("object.list", objects.object_list)
-    add("object.get", objects.object_get)
-    add("object.delete", objects.object_delete)
-    add("object.transform", objects.object_transform)
-    add("object.rename", objects.object_rename)
-    add("material.create", objects.material_create)
-    add("material.apply", objects.material_apply)
-    add("material.list", objects.material_list)
-    add("scene.info", scene.scene_info)
-    add("scene.clear", scene.scene_clear)
-    add("scene.save", scene.scene_save)
-    add("scene.open", scene.scene_open)
-    add("camera.create", scene.camera_create)
-    add("light.create", scene.light_create)
-    add("render.image", scene.render_image)
-    add("file.export", files.file_export)
-    add("file.import", files.file_import)
-    add("code.execute", code_execute, cancellable=True)
-    # Workspace file IO touches no Blender data: it runs on the IO thread and answers during a render.
-    workspace.register_methods(registry)
-    return registry
+    def registry(self) -> Registry:
+        registry = Registry()
+        objects, scene, files = self.objects, self.scene, self.files
+        commands.register(
+            registry,
+            APP_NAME,
+            {
+                "primitive.create": objects.primitive_create,
+                "object.list": objects.object_list,
+                "object.get": objects.object_get,
+                "object.delete": objects.object_delete,
+                "object.transform": objects.object_transform,
+                "object.rename": objects.object_rename,
+                "material.create": objects.material_create,
+                "material.apply": objects.material_apply,
+                "material.list": objects.material_list,
+                "scene.info": scene.scene_info,
+                "scene.clear": scene.scene_clear,
+                "scene.save": scene.scene_save,
+                "scene.open": scene.scene_open,
+                "camera.create": scene.camera_create,
+                "light.create": scene.light_create,
+                "render.image": scene.render_image,
+                "file.export": files.file_export,
+                "file.import": files.file_import,
+                "code.execute": self.code_execute,
+                # Workspace file IO touches no Blender data: it runs on the IO thread and answers during a render.
+                **self.workspace.handlers(),
+            },
+        )
+        return registry

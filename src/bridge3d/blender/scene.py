@@ -10,23 +10,25 @@ from typing import Any
 import bpy
 from mathutils import Vector
 
-from ..rpc import params as p
-from ..rpc.errors import InternalError, InvalidParams
+from ..rpc.errors import Conflict, InternalError, Unsupported
 from ..rpc.workspace import Workspace
-from . import compat, references, specs
+from . import compat, references
 from .events import EventHub
 from .info import find_object, object_info, scene, world_bounds
+from .objects import radians
 
 logger = logging.getLogger(__name__)
 
 SCENE_INFO_OBJECT_NAMES = 20
+# Watts for POINT/SPOT/AREA, W/m^2 (irradiance) for SUN: what Blender's Add > Light menu gives.
+DEFAULT_LIGHT_ENERGY = {"POINT": 1000.0, "SUN": 1.0, "SPOT": 1000.0, "AREA": 1000.0}
 
 
 def look_at_euler(location: Vector, target: Vector) -> Any:
-    """Euler rotation that points a camera/light (-Z) at ``target`` with +Y up."""
+    """Euler rotation that points a camera/light (-Z) at ``target`` with +Y up; None when they coincide."""
     direction = target - location
     if direction.length < 1e-9:
-        raise InvalidParams.for_field("look_at", "must differ from location")
+        return None
     return direction.to_track_quat("-Z", "Y").to_euler()
 
 
@@ -66,10 +68,7 @@ class SceneCommands:
             "objects_truncated": len(names) > SCENE_INFO_OBJECT_NAMES,
         }
 
-    def scene_clear(self, orphans: bool = True) -> dict[str, Any]:
-        """Delete every object of the scene; with orphans also unused meshes, materials, cameras, lights."""
-        if not isinstance(orphans, bool):
-            raise InvalidParams.for_field("orphans", "must be true or false")
+    def scene_clear(self, orphans: bool) -> dict[str, Any]:
         sc = scene()
         objects = list(sc.objects)
         count = len(objects)
@@ -100,8 +99,7 @@ class SceneCommands:
         self.hub.publish("scene.cleared", {"objects_removed": count, "data_removed": removed_data})
         return {"objects_removed": count, "data_removed": removed_data}
 
-    def scene_save(self, name: str | None = None) -> dict[str, Any]:
-        """Save the whole file as a .blend in the workspace (a copy: the open file keeps its path)."""
+    def scene_save(self, name: str | None) -> dict[str, Any]:
         path = self.workspace.output_path(name, "scene", ".blend", "name")
         bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True, check_existing=False)
         if not path.is_file():
@@ -109,10 +107,7 @@ class SceneCommands:
         return {**self.workspace.describe(path), "format": "BLEND"}
 
     def scene_open(self, name: str) -> dict[str, Any]:
-        """Open a .blend from the workspace, replacing the current file."""
         path = self.workspace.existing(name)
-        if not path.name.lower().endswith(".blend"):
-            raise InvalidParams.for_field("name", "must be a .blend file")
         # Refused (and the previous file put back) if it links libraries or reads files outside the workspace.
         references.open_checked(path, self.workspace.root)
         self.hub.touched.clear()
@@ -123,95 +118,74 @@ class SceneCommands:
     # ------------------------------------------------------------ camera / light
     def camera_create(
         self,
-        location: Any,
-        name: str | None = None,
-        rotation: Any = None,
-        look_at: Any = None,
-        lens: Any = 50.0,
-        make_active: bool = True,
+        location: tuple[float, float, float],
+        name: str | None,
+        rotation: tuple[float, float, float] | None,
+        look_at: tuple[float, float, float] | None,
+        lens: float,
+        make_active: bool,
     ) -> dict[str, Any]:
-        """A camera at ``location`` with ``rotation`` (degrees) or aimed at ``look_at``; lens in mm."""
-        cam_name = p.name("name", name) or "Camera"
-        loc = Vector(specs.location(location))
-        if rotation is not None and look_at is not None:
-            raise InvalidParams.for_field("look_at", "give rotation or look_at, not both")
-        rot = specs.rotation_degrees(rotation) if rotation is not None else None
-        target = Vector(specs.location(look_at, "look_at")) if look_at is not None else None
-        focal = p.number("lens", lens, minimum=1.0, maximum=5000.0)
-        if not isinstance(make_active, bool):
-            raise InvalidParams.for_field("make_active", "must be true or false")
-        if target is not None:
-            rot = tuple(look_at_euler(loc, target))
+        cam_name = name or "Camera"
+        turn = radians(rotation) if rotation is not None else (0.0, 0.0, 0.0)
+        if look_at is not None:
+            aimed = look_at_euler(Vector(location), Vector(look_at))
+            turn = tuple(aimed) if aimed is not None else turn
         data = bpy.data.cameras.new(cam_name)
-        data.lens = focal
+        data.lens = lens
         obj = bpy.data.objects.new(cam_name, data)
-        obj.location = loc
-        obj.rotation_euler = rot or (0.0, 0.0, 0.0)
+        obj.location = location
+        obj.rotation_euler = turn
         scene().collection.objects.link(obj)
         if make_active:
             scene().camera = obj
         self.hub.object_event("object.created", obj)
         info = object_info(obj, visible=True)
-        info["lens"] = focal
+        info["lens"] = lens
         info["active"] = scene().camera == obj
         return info
 
     def light_create(
         self,
-        type: str = "POINT",  # noqa: A002
-        name: str | None = None,
-        energy: Any = None,
-        color: Any = (1.0, 1.0, 1.0),
-        location: Any = (0.0, 0.0, 3.0),
-        rotation: Any = None,
+        type: str,  # noqa: A002
+        name: str | None,
+        energy: float | None,
+        color: tuple[float, float, float, float],
+        location: tuple[float, float, float],
+        rotation: tuple[float, float, float] | None,
     ) -> dict[str, Any]:
-        """A light; energy in W (POINT/SPOT/AREA) or W/m^2 (SUN)."""
-        kind = specs.light_type(type)
-        light_name = p.name("name", name) or kind.capitalize()
-        power = (
-            specs.DEFAULT_LIGHT_ENERGY[kind]
-            if energy is None
-            else p.number("energy", energy, minimum=0.0, maximum=specs.MAX_LIGHT_ENERGY)
-        )
-        rgba = p.color("color", color)
-        loc = specs.location(location)
-        rot = specs.rotation_degrees(rotation) if rotation is not None else (0.0, 0.0, 0.0)
-        data = bpy.data.lights.new(light_name, kind)
+        light_name = name or type.capitalize()
+        power = DEFAULT_LIGHT_ENERGY[type] if energy is None else energy
+        data = bpy.data.lights.new(light_name, type)
         data.energy = power
-        data.color = rgba[:3]
+        data.color = color[:3]
         obj = bpy.data.objects.new(light_name, data)
-        obj.location = loc
-        obj.rotation_euler = rot
+        obj.location = location
+        obj.rotation_euler = radians(rotation) if rotation is not None else (0.0, 0.0, 0.0)
         scene().collection.objects.link(obj)
         self.hub.object_event("object.created", obj)
         info = object_info(obj, visible=True)
-        info.update({"light_type": kind, "energy": power, "color": [round(c, 6) for c in rgba[:3]]})
+        info.update({"light_type": type, "energy": power, "color": [round(c, 6) for c in color[:3]]})
         return info
 
     # ------------------------------------------------------------ render.image
     def render_image(
         self,
-        engine: str = compat.DEFAULT_ENGINE,
-        resolution: Any = (640, 480),
-        samples: Any = 16,
-        camera: str | None = None,
-        format: str = "PNG",  # noqa: A002
-        output: str | None = None,
+        engine: str,
+        resolution: tuple[int, int],
+        samples: int,
+        camera: str | None,
+        format: str,  # noqa: A002
+        output: str | None,
     ) -> dict[str, Any]:
-        """Render a still into the workspace; adds a camera framing everything if the scene has none."""
-        engine_key = specs.engine(engine)
-        width, height = specs.resolution(resolution)
-        sample_count = p.integer("samples", samples, minimum=1, maximum=specs.MAX_SAMPLES)
-        fmt = specs.image_format(format)
+        engine_key, (width, height), sample_count, fmt = engine, resolution, samples, format
         file_format, extension, color_mode = compat.IMAGE_FORMATS[fmt]
-        specs.render_output_name(output)
         path = self.workspace.output_path(output, "render", extension, "output")
         sc = scene()
         cam_obj = None
         if camera is not None:
             cam_obj = find_object(camera, "camera")
             if cam_obj.type != "CAMERA":
-                raise InvalidParams.for_field("camera", f"{cam_obj.name!r} is a {cam_obj.type}, not a CAMERA")
+                raise Conflict.for_field("camera", f"{cam_obj.name!r} is a {cam_obj.type}, not a CAMERA")
 
         engine_id = compat.engine_id(engine_key, self.version)
         camera_added = False
@@ -236,7 +210,10 @@ class SceneCommands:
         try:
             render.engine = engine_id
         except TypeError:
-            raise p.unsupported("engine", engine, compat.ENGINES) from None
+            raise Unsupported(
+                f"engine: {engine} is not available in Blender {bpy.app.version_string}",
+                {"field": "engine", "value": engine},
+            ) from None
         try:
             render.resolution_x, render.resolution_y, render.resolution_percentage = width, height, 100
             settings.file_format = file_format

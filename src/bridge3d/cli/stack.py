@@ -25,8 +25,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bridge3d.api.config import BackendSettings, Settings
 
 from .health import print_health
+from .policy import SupervisionPolicy
+from .probes import HostEndpoint
+from .service import ServiceSpec, StartupError, log_tail
 from .state import HOST_APPS, SERVICES, SUPERVISOR, StateDir, stop_stack
-from .supervisor import HostEndpoint, ServiceSpec, StartupError, SupervisionPolicy, Supervisor, log_tail
+from .supervisor import Supervisor
 
 logger = logging.getLogger("bridge3d.supervisor")
 

@@ -9,21 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-# The defaults of primitive.create per type (what an omitted parameter means).
-SEGMENT_DEFAULTS: dict[str, dict[str, int]] = {
-    "sphere": {"segments": 32, "rings": 16},
-    "cylinder": {"vertices": 32},
-    "cone": {"vertices": 32},
-    "torus": {"major_segments": 48, "minor_segments": 12},
-}
+from .blender import PRIMITIVE_CREATE
+from .schema import Integer
 
 
 def primitive_faces(kind: str, params: Mapping[str, Any]) -> int:
-    """Faces a primitive of ``kind`` gets (0 for a kind or a value that validation will refuse anyway)."""
-    counts = {
-        **SEGMENT_DEFAULTS.get(kind, {}),
-        **{k: v for k, v in params.items() if k in SEGMENT_DEFAULTS.get(kind, {})},
-    }
+    """Faces a primitive of ``kind`` gets, its defaults filled in (0 for what validation refuses anyway)."""
+    assert PRIMITIVE_CREATE.variant is not None
+    case = PRIMITIVE_CREATE.variant.cases.get(kind, ())
+    counts = {param.name: params.get(param.name, param.default) for param in case if isinstance(param.kind, Integer)}
     if not all(isinstance(value, int) and not isinstance(value, bool) and value > 0 for value in counts.values()):
         return 0
     if kind == "cube":

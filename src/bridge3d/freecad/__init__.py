@@ -1,6 +1,6 @@
 """The FreeCAD host server: command table, document events, headless and GUI entry points.
 
-Importing this package does not import FreeCAD; ``headless``, ``commands``
+Importing this package does not import FreeCAD; ``headless``, ``registry``, the command modules
 and ``gui`` do (after ``libpath.ensure_freecad_importable()``).
 """
 

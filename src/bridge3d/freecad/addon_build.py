@@ -15,12 +15,12 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from .. import __version__
+from .. import SHARED_HOST_PACKAGES, __version__
 
 MOD_NAME = "Bridge3D"
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # src/bridge3d
 ADDON_DIR = Path(__file__).resolve().parent / "addon"
-VENDORED = ("__init__.py", "rpc", "formats", "freecad")
+VENDORED = ("__init__.py", *SHARED_HOST_PACKAGES, "freecad")
 
 
 def _files(root: Path) -> Iterator[Path]:

@@ -10,8 +10,7 @@ from typing import Any
 
 import FreeCAD
 
-from ..rpc import params as p
-from ..rpc.errors import InvalidParams, NotFound
+from ..rpc.errors import Conflict, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +31,7 @@ def documents() -> dict[str, Any]:
     return dict(FreeCAD.listDocuments())
 
 
-def find_document(name: Any, field: str = "document") -> Any:
+def find_document(name: str | None, field: str = "document") -> Any:
     """The document called ``name`` (internal name first, then label), or the active one."""
     if name is None:
         doc = FreeCAD.ActiveDocument
@@ -45,8 +44,6 @@ def find_document(name: Any, field: str = "document") -> Any:
                 doc = FreeCAD.newDocument(DEFAULT_DOCUMENT)
         enable_undo(doc)
         return doc
-    if not isinstance(name, str) or not name:
-        raise InvalidParams.for_field(field, "must be a document name")
     existing = documents()
     doc = existing.get(name)
     if doc is None:
@@ -81,9 +78,8 @@ def document_info(doc: Any, workspace_root: Any = None) -> dict[str, Any]:
     return info
 
 
-def find_object(doc: Any, name: Any, field: str = "name") -> Any:
+def find_object(doc: Any, name: str, field: str = "name") -> Any:
     """An object by internal Name, else by Label; NotFound otherwise."""
-    p.name(field, name, required=True)
     obj = doc.getObject(name)
     if obj is None:
         matches = doc.getObjectsByLabel(name)
@@ -133,7 +129,7 @@ def recompute(doc: Any, objects: Iterable[Any] | None = None) -> None:
                     message = str(status())
                 except Exception:  # noqa: BLE001 - only used for the message
                     message = ""
-            raise InvalidParams(
+            raise Conflict(
                 f"{obj.Name}: recompute failed{': ' + message if message else ''}",
                 {"name": obj.Name, "state": state, "reason": message},
             )

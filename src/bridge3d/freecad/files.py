@@ -8,18 +8,20 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..commands.freecad import FORMATS, FileFormat
 from ..formats import references as file_refs
-from ..rpc import params as p
-from ..rpc.errors import InvalidParams
+from ..rpc.errors import Conflict, InternalError, InvalidParams
 from ..rpc.workspace import Workspace
 from .appdoc import find_document, find_object, is_visible, recompute, transaction
-from .spec import FileFormat, export_format, import_format, output_file_name
+from .spec import import_format, output_file_name
 
-# Tessellation for STL/OBJ: the angular deflection bounds the facet angle, so
-# curved faces lose < 0.3 % of their volume at any size; the linear deflection
-# (default: 1/1000 of the bounding-box diagonal) bounds the chord height.
-DEFAULT_ANGULAR_DEG = 5.0
+# Tessellation for STL/OBJ: the angular deflection (angular_tolerance, 5 degrees by default) bounds the facet angle,
+# so curved faces lose < 0.3 % of their volume at any size; the linear deflection (default: 1/1000 of the
+# bounding-box diagonal) bounds the chord height.
 RELATIVE_LINEAR_DEFLECTION = 1e-3
+# A finer chord height than this share of a shape's size multiplies the triangles (about size / tolerance for a
+# curved face) past what FreeCAD tessellates in seconds; such a tolerance is refused for that shape.
+FINEST_RELATIVE_DEFLECTION = 1e-4
 
 
 def _has_solid(obj: Any) -> bool:
@@ -27,7 +29,7 @@ def _has_solid(obj: Any) -> bool:
     return shape is not None and not shape.isNull() and bool(shape.Solids)
 
 
-def _export_objects(doc: Any, names: Any, fmt: FileFormat) -> list[Any]:
+def _export_objects(doc: Any, names: list[str] | None, fmt: FileFormat) -> list[Any]:
     if names is None:
         objects = [obj for obj in doc.Objects if is_visible(obj) and _has_solid(obj)]
         if fmt.mesh:
@@ -35,9 +37,8 @@ def _export_objects(doc: Any, names: Any, fmt: FileFormat) -> list[Any]:
                 obj for obj in doc.Objects if obj.TypeId == "Mesh::Feature" and is_visible(obj) and obj.Mesh.CountFacets
             ]
         if not objects:
-            raise InvalidParams.for_field("objects", f"document {doc.Name!r} has no visible solids to export")
+            raise Conflict.for_field("objects", f"document {doc.Name!r} has no visible solids to export")
         return objects
-    names = p.string_list("objects", names)
     objects = []
     for i, name in enumerate(names):
         field = f"objects[{i}]"
@@ -45,7 +46,7 @@ def _export_objects(doc: Any, names: Any, fmt: FileFormat) -> list[Any]:
         shape = getattr(obj, "Shape", None)
         is_mesh = fmt.mesh and obj.TypeId == "Mesh::Feature"
         if not is_mesh and (shape is None or shape.isNull()):
-            raise InvalidParams.for_field(field, f"{obj.Name!r} ({obj.TypeId}) has no shape to export as {fmt.name}")
+            raise Conflict.for_field(field, f"{obj.Name!r} ({obj.TypeId}) has no shape to export as {fmt.name}")
         objects.append(obj)
     return objects
 
@@ -60,8 +61,15 @@ def _mesh_of(objects: list[Any], tolerance: float | None, angular_deg: float) ->
             merged.addMesh(obj.Mesh)
             continue
         shape = obj.Shape
-        box = shape.BoundBox
-        linear = tolerance if tolerance is not None else max(box.DiagonalLength * RELATIVE_LINEAR_DEFLECTION, 1e-4)
+        diagonal = shape.BoundBox.DiagonalLength
+        finest = diagonal * FINEST_RELATIVE_DEFLECTION
+        if tolerance is not None and tolerance < finest:
+            raise Conflict.for_field(
+                "tolerance",
+                f"{tolerance:g} mm is finer than 1/10,000 of {obj.Name!r} ({diagonal:g} mm across): at least "
+                f"{finest:g} mm",
+            )
+        linear = tolerance if tolerance is not None else max(diagonal * RELATIVE_LINEAR_DEFLECTION, 1e-4)
         merged.addMesh(
             MeshPart.meshFromShape(
                 Shape=shape, LinearDeflection=linear, AngularDeflection=math.radians(angular_deg), Relative=False
@@ -70,41 +78,68 @@ def _mesh_of(objects: list[Any], tolerance: float | None, angular_deg: float) ->
     return merged
 
 
-def export_file(
-    workspace: Workspace,
-    format: str,  # noqa: A002 - JSON parameter name
-    objects: list[str] | None = None,
-    output: str | None = None,
-    document: str | None = None,
-    tolerance: float | None = None,
-    angular_tolerance: float = DEFAULT_ANGULAR_DEG,
-) -> dict[str, Any]:
-    """Write objects (default: every visible solid) to a workspace file."""
-    fmt = export_format(format)
-    linear = None if tolerance is None else p.positive("tolerance", tolerance)
-    angular = p.number("angular_tolerance", angular_tolerance, exclusive_minimum=0.0, maximum=90.0)
-    doc = find_document(document)
-    chosen = _export_objects(doc, objects, fmt)
-    requested = output_file_name(output, doc.Name, fmt)
-    extension = Path(requested).suffix if requested else fmt.extensions[0]
-    target = workspace.output_path(requested, doc.Name, extension, "output")
-    # Write beside the target under a hidden name, then move into place: a failed
-    # export never leaves a half-written file under the requested name.
-    partial = target.with_name(f".{target.stem}.partial{target.suffix}")
-    try:
-        _write(fmt, chosen, partial, linear, angular)
-        if not partial.exists() or partial.stat().st_size == 0:
-            raise InvalidParams.for_field("format", f"FreeCAD wrote nothing for {fmt.name}")
-        os.replace(partial, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            partial.unlink()
-    return {
-        **workspace.describe(target),
-        "format": fmt.name,
-        "objects": [obj.Name for obj in chosen],
-        "document": doc.Name,
-    }
+class FileCommands:
+    """file.export and file.import: the params arrive checked and complete (commands.freecad)."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+
+    def export_file(
+        self,
+        format: str,  # noqa: A002 - JSON parameter name
+        objects: list[str] | None,
+        output: str | None,
+        document: str | None,
+        tolerance: float | None,
+        angular_tolerance: float,
+    ) -> dict[str, Any]:
+        fmt = FORMATS[format]
+        doc = find_document(document)
+        chosen = _export_objects(doc, objects, fmt)
+        requested = output_file_name(output, fmt)
+        extension = Path(requested).suffix if requested else fmt.extensions[0]
+        target = self.workspace.output_path(requested, doc.Name, extension, "output")
+        # Write beside the target under a hidden name, then move into place: a failed
+        # export never leaves a half-written file under the requested name.
+        partial = target.with_name(f".{target.stem}.partial{target.suffix}")
+        try:
+            _write(fmt, chosen, partial, tolerance, angular_tolerance)
+            if not partial.exists() or partial.stat().st_size == 0:
+                raise InternalError(f"FreeCAD wrote nothing for {fmt.name}", {"format": fmt.name})
+            os.replace(partial, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                partial.unlink()
+        return {
+            **self.workspace.describe(target),
+            "format": fmt.name,
+            "objects": [obj.Name for obj in chosen],
+            "document": doc.Name,
+        }
+
+    def import_file(
+        self,
+        name: str,
+        format: str | None,  # noqa: A002 - JSON parameter name
+        document: str | None,
+    ) -> dict[str, Any]:
+        path = self.workspace.existing(name, "name")
+        fmt = import_format(format, path.name)
+        # FreeCAD's OBJ reader loads any mtllib it is given (for colours; it never reads textures). Its mesh reader goes
+        # by the extension, so a file named .obj is checked as OBJ whatever the format says.
+        file_refs.check_file(fmt.name, path, self.workspace.root, textures=False)
+        doc = find_document(document)
+        before = {obj.Name for obj in doc.Objects}
+        with transaction(doc, f"Import {path.name}"):
+            try:
+                _read(fmt, path, doc)
+            except Exception as exc:  # noqa: BLE001 - OpenCASCADE/FreeCAD readers raise plain exceptions
+                raise InvalidParams.for_field("name", f"could not be read as {fmt.name}: {exc}") from None
+            created = [obj for obj in doc.Objects if obj.Name not in before]
+            if not created:
+                raise InvalidParams.for_field("name", f"contains nothing FreeCAD could import as {fmt.name}")
+            recompute(doc, created)
+        return {"objects": [obj.Name for obj in created], "format": fmt.name, "document": doc.Name}
 
 
 def _write(fmt: FileFormat, objects: list[Any], path: Path, tolerance: float | None, angular_deg: float) -> None:
@@ -121,32 +156,6 @@ def _write(fmt: FileFormat, objects: list[Any], path: Path, tolerance: float | N
         shape.exportBrep(str(path))
     else:  # pragma: no cover - spec.FORMATS and this table are kept in step
         raise AssertionError(fmt.name)
-
-
-def import_file(
-    workspace: Workspace,
-    name: str,
-    format: str | None = None,  # noqa: A002 - JSON parameter name
-    document: str | None = None,
-) -> dict[str, Any]:
-    """Import a workspace file into a document; returns the names of the new objects."""
-    path = workspace.existing(name, "name")
-    fmt = import_format(format, path.name)
-    # FreeCAD's OBJ reader loads any mtllib it is given (for colours; it never reads textures). Its mesh reader goes
-    # by the extension, so a file named .obj is checked as OBJ whatever the format says.
-    file_refs.check_file(fmt.name, path, workspace.root, textures=False)
-    doc = find_document(document)
-    before = {obj.Name for obj in doc.Objects}
-    with transaction(doc, f"Import {path.name}"):
-        try:
-            _read(fmt, path, doc)
-        except Exception as exc:  # noqa: BLE001 - OpenCASCADE/FreeCAD readers raise plain exceptions
-            raise InvalidParams.for_field("name", f"could not be read as {fmt.name}: {exc}") from None
-        created = [obj for obj in doc.Objects if obj.Name not in before]
-        if not created:
-            raise InvalidParams.for_field("name", f"contains nothing FreeCAD could import as {fmt.name}")
-        recompute(doc, created)
-    return {"objects": [obj.Name for obj in created], "format": fmt.name, "document": doc.Name}
 
 
 def _read(fmt: FileFormat, path: Path, doc: Any) -> None:

@@ -25,9 +25,8 @@ from typing import Any
 
 import FreeCAD
 
-from ..rpc.dispatcher import Registry
-from ..rpc.hostmain import is_loopback
-from ..rpc.server import HostServer, ServerConfig
+from ..rpc.hostmain import RunningHost, start_host
+from ..rpc.server import HostServer, ServerConfig, is_loopback
 from ..rpc.workspace import Workspace
 from . import APP_NAME, DEFAULT_PORT
 from .headless import freecad_version
@@ -65,41 +64,54 @@ def settings(
 
 class GuiServer:
     def __init__(self, config: GuiSettings) -> None:
+        self.config = config
+        self.running: RunningHost | None = None
+        self.timer: Any = None
+
+    @property
+    def server(self) -> HostServer:
+        assert self.running is not None
+        return self.running.server
+
+    @property
+    def workspace(self) -> Workspace:
+        assert self.running is not None
+        return self.running.workspace
+
+    def start(self) -> None:
         try:
             from PySide import QtCore  # FreeCAD's shim (Ext/PySide) over PySide2
         except ImportError:
             from PySide2 import QtCore
 
-        self.workspace = Workspace(config.workspace)
-        self.server = HostServer(
-            Registry(),
-            ServerConfig(
-                host=config.host, port=config.port, token=config.token, app_name=APP_NAME, app_version=freecad_version()
-            ),
+        config = self.config
+        server_config = ServerConfig(
+            host=config.host, port=config.port, token=config.token, app_name=APP_NAME, app_version=freecad_version()
         )
-        self.host = FreeCADHost(self.workspace, self.server)
-        self.server.registry.update(self.host.registry())
+        self.running = start_host(server_config, Workspace(config.workspace), FreeCADHost)
         self.timer = QtCore.QTimer()
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self.tick)
-
-    def start(self) -> None:
-        self.server.start()
-        self.host.install()
         self.timer.start()
 
     def tick(self) -> None:
+        running = self.running
+        if running is None:
+            return
         try:
-            self.server.pump.drain(DRAIN_BUDGET_S)
+            running.server.pump.drain(DRAIN_BUDGET_S)
             # Changes the user makes in the GUI between commands are published here.
-            self.host.flush_events()
+            assert isinstance(running.app, FreeCADHost)
+            running.app.flush_events()
         except Exception:
             logger.exception("bridge3d pump tick failed")
 
     def stop(self) -> None:
-        self.timer.stop()
-        self.host.close()
-        self.server.stop()
+        if self.timer is not None:
+            self.timer.stop()
+        running, self.running = self.running, None
+        if running is not None:
+            running.stop()
 
 
 _current: GuiServer | None = None

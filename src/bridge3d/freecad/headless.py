@@ -45,9 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ensure_freecad_importable()
     restore = configure_headless_defaults()
     from ..rpc.hostmain import run_headless
-    from .registry import build_registry
+    from .registry import FreeCADHost
 
     try:
-        return run_headless(APP_NAME, DEFAULT_PORT, freecad_version(), build_registry, argv=argv)
+        return run_headless(APP_NAME, DEFAULT_PORT, freecad_version(), FreeCADHost, argv=argv)
     finally:
         restore()

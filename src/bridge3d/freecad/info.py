@@ -93,10 +93,10 @@ def shape_metrics(obj: Any) -> dict[str, Any]:
 
 
 def primitive_parameters(obj: Any) -> dict[str, float | None] | None:
-    spec = PRIMITIVE_BY_TYPE_ID.get(obj.TypeId)
-    if spec is None:
+    kind = PRIMITIVE_BY_TYPE_ID.get(obj.TypeId)
+    if kind is None:
         return None
-    return {param.name: finite(getattr(obj, param.prop).Value) for param in spec.params}
+    return {param: finite(getattr(obj, prop).Value) for param, prop in kind.properties.items()}
 
 
 def object_info(obj: Any) -> dict[str, Any]:

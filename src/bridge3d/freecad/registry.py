@@ -1,34 +1,46 @@
-"""The FreeCAD command table, shared by the headless and the GUI host server."""
+"""The FreeCAD command table, shared by the headless and the GUI host server.
+
+Every command of ``commands.freecad`` gets its handler here; the dispatcher checks each call's params against the
+declaration before the handler runs.
+"""
 
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import FreeCAD
 
+from .. import commands
 from ..rpc.dispatcher import Registry
 from ..rpc.execution import run_user_code
 from ..rpc.server import HostServer
 from ..rpc.workspace import Workspace
-from . import booleans, documents, files, objects
+from . import APP_NAME
 from .appdoc import documents as open_documents
 from .appdoc import find_document, gui_up
+from .booleans import BooleanCommands
+from .documents import DocumentCommands
 from .events import DocumentEvents
+from .files import FileCommands
+from .objects import ObjectCommands
 
 logger = logging.getLogger(__name__)
 
 
 class FreeCADHost:
-    """Holds what the handlers share: the workspace and the document observer."""
+    """One host server's FreeCAD side: its command handlers and the document observer, installed on the main
+    thread. Observer events are collected during a command and published when it ends (``flush_events``)."""
 
     def __init__(self, workspace: Workspace, server: HostServer | None) -> None:
         self.workspace = workspace
-        self.server = server
         self.events: DocumentEvents | None = DocumentEvents(server.publish) if server is not None else None
+        self.documents = DocumentCommands(workspace)
+        self.objects = ObjectCommands()
+        self.booleans = BooleanCommands()
+        self.files = FileCommands(workspace)
 
     def install(self) -> None:
         if self.events is not None:
@@ -42,23 +54,18 @@ class FreeCADHost:
         if self.events is not None:
             self.events.flush()
 
-    # ------------------------------------------------------------ code.execute
-    def execute(self, code: str, document: str | None = None) -> dict[str, Any]:
-        """Run Python inside FreeCAD with FreeCAD/App/Part/Mesh and ``doc`` (the document) in scope.
-
-        Not wrapped in a transaction (the code may use its own, or undo);
-        documents the code touched are recomputed afterwards.
-        """
+    def code_execute(self, code: str, document: str | None) -> dict[str, Any]:
+        """Not wrapped in a transaction (the code may use its own, or undo); documents the code touched are
+        recomputed afterwards."""
         import Mesh
         import Part
 
-        doc = find_document(document)
         namespace: dict[str, Any] = {
             "FreeCAD": FreeCAD,
             "App": FreeCAD,
             "Part": Part,
             "Mesh": Mesh,
-            "doc": doc,
+            "doc": find_document(document),
             "workspace": str(self.workspace.root),
         }
         if gui_up():
@@ -75,52 +82,42 @@ class FreeCADHost:
                 logger.exception("recompute after code.execute failed")
         return result
 
-    # ------------------------------------------------------------ registry
-    def _wrap(self, handler: Callable[..., Any]) -> Callable[..., Any]:
-        """Flush collected events after the handler, whatever its outcome."""
+    def _flushing(self, handler: Callable[..., Any]) -> Callable[..., Any]:
+        """The handler, then the events it caused, whatever its outcome."""
 
         @functools.wraps(handler)
-        def call(*args: Any, **kwargs: Any) -> Any:
+        def call(**params: Any) -> Any:
             try:
-                return handler(*args, **kwargs)
+                return handler(**params)
             finally:
                 self.flush_events()
 
-        call.__signature__ = inspect.signature(handler)  # type: ignore[attr-defined]
         return call
 
     def registry(self) -> Registry:
-        ws = self.workspace
         registry = Registry()
-
-        def add(name: str, handler: Callable[..., Any], *, cancellable: bool = False) -> None:
-            registry.add(name, self._wrap(handler), cancellable=cancellable)
-
-        add("document.list", functools.partial(documents.list_documents, ws))
-        add("document.create", functools.partial(documents.create_document, ws))
-        add("document.close", functools.partial(documents.close_document, ws))
-        add("document.activate", functools.partial(documents.activate_document, ws))
-        add("document.save", functools.partial(documents.save_document, ws))
-        add("document.open", functools.partial(documents.open_document, ws))
-        add("document.undo", functools.partial(documents.undo, ws))
-        add("document.redo", functools.partial(documents.redo, ws))
-        add("primitive.create", objects.create_primitive)
-        add("object.list", objects.list_objects)
-        add("object.get", objects.get_object)
-        add("object.delete", objects.delete_object)
-        add("object.transform", objects.transform_object)
-        add("boolean.union", booleans.union)
-        add("boolean.subtract", booleans.subtract)
-        add("boolean.intersect", booleans.intersect)
-        add("file.export", functools.partial(files.export_file, ws))
-        add("file.import", functools.partial(files.import_file, ws))
-        add("code.execute", self.execute, cancellable=True)
-        ws.register_methods(registry)
+        documents, objects, booleans, files = self.documents, self.objects, self.booleans, self.files
+        handlers: dict[str, Callable[..., Any]] = {
+            "document.list": documents.list_documents,
+            "document.create": documents.create_document,
+            "document.close": documents.close_document,
+            "document.activate": documents.activate_document,
+            "document.save": documents.save_document,
+            "document.open": documents.open_document,
+            "document.undo": documents.undo,
+            "document.redo": documents.redo,
+            "primitive.create": objects.create_primitive,
+            "object.list": objects.list_objects,
+            "object.get": objects.get_object,
+            "object.delete": objects.delete_object,
+            "object.transform": objects.transform_object,
+            "boolean.union": booleans.union,
+            "boolean.subtract": booleans.subtract,
+            "boolean.intersect": booleans.intersect,
+            "file.export": files.export_file,
+            "file.import": files.import_file,
+            "code.execute": self.code_execute,
+        }
+        flushing = {name: self._flushing(handler) for name, handler in handlers.items()}
+        commands.register(registry, APP_NAME, {**flushing, **self.workspace.handlers()})
         return registry
-
-
-def build_registry(workspace: Workspace, server: HostServer | None) -> Registry:
-    """The FreeCAD command table; with a server, also install the document observer (main thread)."""
-    host = FreeCADHost(workspace, server)
-    host.install()
-    return host.registry()

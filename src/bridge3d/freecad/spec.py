@@ -1,7 +1,7 @@
-"""The FreeCAD command tables that do not need FreeCAD: primitives, formats, rotations.
+"""What the FreeCAD commands need that does not need FreeCAD: feature types, file formats, rotations, listings.
 
-Everything here is plain Python so it can be unit-tested (and type-checked)
-without the application; ``commands`` and friends apply it to FreeCAD.
+Plain Python, unit-tested and type-checked without the application; the parameters themselves are declared in
+``commands.freecad``.
 """
 
 from __future__ import annotations
@@ -12,105 +12,27 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
-from ..rpc import params as p
-from ..rpc.errors import InvalidParams
-
-# Largest length accepted for a primitive dimension, in mm (1 km). OpenCASCADE's
-# tolerances are absolute (1e-7 mm), so absurd sizes only produce broken shapes.
-MAX_LENGTH_MM = 1.0e6
+from ..commands.freecad import FORMATS, FileFormat
+from ..rpc.errors import Unsupported
 
 
 @dataclass(frozen=True)
-class PrimitiveParam:
-    name: str  # JSON parameter name
-    prop: str  # FreeCAD property name
-    default: float
-    allow_zero: bool = False
+class PrimitiveKind:
+    """How a primitive.create type becomes a FreeCAD feature; its parameters are in commands.freecad."""
 
-
-@dataclass(frozen=True)
-class PrimitiveSpec:
-    kind: str  # JSON type name
-    type_id: str  # FreeCAD feature TypeId
+    type_id: str  # the feature's TypeId
     default_name: str
-    params: tuple[PrimitiveParam, ...]
+    properties: dict[str, str]  # JSON parameter -> FreeCAD property
 
 
-PRIMITIVES: dict[str, PrimitiveSpec] = {
-    spec.kind: spec
-    for spec in (
-        PrimitiveSpec(
-            "box",
-            "Part::Box",
-            "Box",
-            (
-                PrimitiveParam("length", "Length", 10.0),
-                PrimitiveParam("width", "Width", 10.0),
-                PrimitiveParam("height", "Height", 10.0),
-            ),
-        ),
-        PrimitiveSpec("sphere", "Part::Sphere", "Sphere", (PrimitiveParam("radius", "Radius", 5.0),)),
-        PrimitiveSpec(
-            "cylinder",
-            "Part::Cylinder",
-            "Cylinder",
-            (PrimitiveParam("radius", "Radius", 2.0), PrimitiveParam("height", "Height", 10.0)),
-        ),
-        PrimitiveSpec(
-            "cone",
-            "Part::Cone",
-            "Cone",
-            (
-                PrimitiveParam("radius1", "Radius1", 2.0, allow_zero=True),
-                PrimitiveParam("radius2", "Radius2", 0.0, allow_zero=True),
-                PrimitiveParam("height", "Height", 10.0),
-            ),
-        ),
-        PrimitiveSpec(
-            "torus",
-            "Part::Torus",
-            "Torus",
-            (PrimitiveParam("radius1", "Radius1", 10.0), PrimitiveParam("radius2", "Radius2", 2.0)),
-        ),
-    )
+PRIMITIVES: dict[str, PrimitiveKind] = {
+    "box": PrimitiveKind("Part::Box", "Box", {"length": "Length", "width": "Width", "height": "Height"}),
+    "sphere": PrimitiveKind("Part::Sphere", "Sphere", {"radius": "Radius"}),
+    "cylinder": PrimitiveKind("Part::Cylinder", "Cylinder", {"radius": "Radius", "height": "Height"}),
+    "cone": PrimitiveKind("Part::Cone", "Cone", {"radius1": "Radius1", "radius2": "Radius2", "height": "Height"}),
+    "torus": PrimitiveKind("Part::Torus", "Torus", {"radius1": "Radius1", "radius2": "Radius2"}),
 }
-
-PRIMITIVE_BY_TYPE_ID: dict[str, PrimitiveSpec] = {spec.type_id: spec for spec in PRIMITIVES.values()}
-
-
-def primitive_spec(kind: Any) -> PrimitiveSpec:
-    if not isinstance(kind, str) or kind.lower() not in PRIMITIVES:
-        raise InvalidParams(
-            f"type: must be one of {', '.join(PRIMITIVES)}",
-            {"field": "type", "reason": "unknown primitive type", "supported": list(PRIMITIVES)},
-        )
-    return PRIMITIVES[kind.lower()]
-
-
-def primitive_values(spec: PrimitiveSpec, given: Mapping[str, Any]) -> dict[str, float]:
-    """Validated FreeCAD property values for a primitive, keyed by FreeCAD property name."""
-    known = {param.name for param in spec.params}
-    for key in given:
-        if key not in known:
-            raise InvalidParams(
-                f"{key}: is not a parameter of a {spec.kind} (expected {', '.join(sorted(known)) or 'none'})",
-                {"field": key, "reason": "unknown parameter", "expected": sorted(known)},
-            )
-    values: dict[str, float] = {}
-    by_name: dict[str, float] = {}
-    for param in spec.params:
-        raw = given.get(param.name, param.default)
-        if param.allow_zero:
-            value = p.number(param.name, raw, minimum=0.0, maximum=MAX_LENGTH_MM)
-        else:
-            value = p.positive(param.name, raw, maximum=MAX_LENGTH_MM)
-        values[param.prop] = value
-        by_name[param.name] = value
-    if spec.kind == "cone" and by_name["radius1"] == by_name["radius2"]:
-        raise InvalidParams.for_field("radius2", "must differ from radius1 (equal radii make a cylinder)")
-    if spec.kind == "torus" and by_name["radius2"] >= by_name["radius1"]:
-        raise InvalidParams.for_field("radius2", "must be smaller than radius1 (the tube would self-intersect)")
-    return values
+PRIMITIVE_BY_TYPE_ID: dict[str, PrimitiveKind] = {kind.type_id: kind for kind in PRIMITIVES.values()}
 
 
 def primitive_volume(kind: str, values: Mapping[str, float]) -> float:
@@ -131,55 +53,24 @@ def primitive_volume(kind: str, values: Mapping[str, float]) -> float:
 
 
 # ----------------------------------------------------------------------- files
-@dataclass(frozen=True)
-class FileFormat:
-    name: str
-    extensions: tuple[str, ...]  # first one is used for new files
-    export: bool = True
-    import_: bool = True
-    mesh: bool = False  # tessellated output (STL/OBJ)
-
-
-FORMATS: dict[str, FileFormat] = {
-    fmt.name: fmt
-    for fmt in (
-        FileFormat("STEP", (".step", ".stp")),
-        FileFormat("IGES", (".iges", ".igs")),
-        FileFormat("BREP", (".brep", ".brp")),
-        FileFormat("STL", (".stl",), mesh=True),
-        FileFormat("OBJ", (".obj",), mesh=True),
-    )
-}
-EXPORT_FORMATS = [f.name for f in FORMATS.values() if f.export]
-IMPORT_FORMATS = [f.name for f in FORMATS.values() if f.import_]
-DOCUMENT_EXTENSION = ".FCStd"
-
-
-def export_format(value: Any) -> FileFormat:
-    if not isinstance(value, str) or value.upper() not in FORMATS or not FORMATS[value.upper()].export:
-        raise p.unsupported("format", value, EXPORT_FORMATS)
-    return FORMATS[value.upper()]
-
-
-def import_format(value: Any, file_name: str) -> FileFormat:
-    """The format named by ``value``, or guessed from the file's extension."""
+def import_format(value: str | None, file_name: str) -> FileFormat:
+    """The format named by ``value`` (already checked), or the one the file's extension says."""
     if value is not None:
-        if not isinstance(value, str) or value.upper() not in FORMATS or not FORMATS[value.upper()].import_:
-            raise p.unsupported("format", value, IMPORT_FORMATS)
-        return FORMATS[value.upper()]
+        return FORMATS[value]
     suffix = PurePath(file_name).suffix.lower()
     for fmt in FORMATS.values():
-        if fmt.import_ and suffix in fmt.extensions:
+        if suffix in fmt.extensions:
             return fmt
-    raise p.unsupported("format", suffix or file_name, IMPORT_FORMATS)
+    raise Unsupported(
+        f"format: {suffix or file_name!r} is not a format FreeCAD imports (supported: {', '.join(FORMATS)})",
+        {"field": "format", "value": suffix or file_name, "supported": list(FORMATS)},
+    )
 
 
-def output_file_name(output: Any, default_stem: str, fmt: FileFormat) -> str | None:
+def output_file_name(output: str | None, fmt: FileFormat) -> str | None:
     """``output`` with the format's extension added unless it already has one of them (None = fresh name)."""
-    if output is None or output == "":
+    if not output:
         return None
-    if not isinstance(output, str):
-        raise InvalidParams.for_field("output", "must be a file name")
     if PurePath(output).suffix.lower() in fmt.extensions:
         return output
     return output + fmt.extensions[0]
@@ -216,16 +107,6 @@ def quaternion_to_euler_xyz(q: Sequence[float]) -> tuple[float, float, float]:
 
 
 # ------------------------------------------------------------------ listings
-MAX_LIST_LIMIT = 10_000
-
-
-def page(offset: Any, limit: Any) -> tuple[int, int]:
-    return (
-        p.integer("offset", offset, minimum=0),
-        p.integer("limit", limit, minimum=1, maximum=MAX_LIST_LIMIT),
-    )
-
-
 def type_matches(type_id: str, wanted: str) -> bool:
     """``wanted`` is a full TypeId ("Part::Box") or its short name ("box", case-insensitive)."""
     if type_id == wanted:

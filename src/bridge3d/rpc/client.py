@@ -19,11 +19,21 @@ from .protocol import (
 
 
 class RpcConnectionError(ConnectionError):
-    """The host server could not be reached or the connection broke."""
+    """The host server could not be reached or the connection broke. ``details`` says which (backend, host, port)."""
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
 
 
 class RpcTimeout(TimeoutError):
-    """No reply within the timeout; the connection is closed."""
+    """No reply within the timeout (or no free connection in time); the connection is closed."""
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
 
 
 class RpcClient:

@@ -15,6 +15,9 @@ from .errors import InternalError, InvalidParams, MethodNotFound, RpcError
 logger = logging.getLogger(__name__)
 
 Handler = Callable[..., Any]
+# Checks a call's params and returns them complete and clean, or raises InvalidParams (the command schema's
+# signature.clean for application methods); the handler is then called with exactly those keywords.
+Validator = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,8 @@ class Method:
     main_thread: bool = True
     cancellable: bool = False
     description: str = ""
+    validate: Validator | None = None
+    summarize: Callable[[Any], Any] | None = None  # a batch step's compact result (its names), unless `full`
 
     @functools.cached_property
     def signature(self) -> inspect.Signature:
@@ -76,16 +81,12 @@ class Registry:
         *,
         main_thread: bool = True,
         cancellable: bool = False,
+        validate: Validator | None = None,
+        description: str | None = None,
+        summarize: Callable[[Any], Any] | None = None,
     ) -> None:
-        doc = inspect.getdoc(handler) or ""
-        self._methods[name] = Method(name, handler, main_thread, cancellable, doc.split("\n", 1)[0])
-
-    def method(self, name: str, *, main_thread: bool = True, cancellable: bool = False) -> Callable[[Handler], Handler]:
-        def register(handler: Handler) -> Handler:
-            self.add(name, handler, main_thread=main_thread, cancellable=cancellable)
-            return handler
-
-        return register
+        summary = description if description is not None else (inspect.getdoc(handler) or "").split("\n", 1)[0]
+        self._methods[name] = Method(name, handler, main_thread, cancellable, summary, validate, summarize)
 
     def update(self, other: Registry) -> None:
         self._methods.update(other._methods)
@@ -114,13 +115,18 @@ def bind_params(method: Method, params: dict[str, Any]) -> inspect.BoundArgument
         raise InvalidParams(f"{method.name}: {exc}", {"reason": str(exc)}) from None
 
 
-def invoke(method: Method, params: dict[str, Any]) -> Any:
-    """Call a handler; any exception that is not an RpcError becomes InternalError."""
+def invoke(method: Method, params: dict[str, Any], *, checked: bool = False) -> Any:
+    """Call a handler (its params validated first, unless already ``checked``); any exception that is not an
+    RpcError becomes InternalError."""
     keyword_call = method.keyword_call
+    args: tuple[Any, ...] = ()
+    if checked:
+        kwargs = params
+    elif method.validate is not None:
+        kwargs = method.validate(params)
     # Signature.bind costs about 20 µs, as much as a small handler: params that plainly fit are passed as they are,
     # and bind only runs to explain a mismatch (or for handlers with positional-only parameters).
-    if keyword_call is not None and keyword_call.fits(params):
-        args: tuple[Any, ...] = ()
+    elif keyword_call is not None and keyword_call.fits(params):
         kwargs = params
     else:
         bound = bind_params(method, params)
@@ -140,16 +146,19 @@ def invoke(method: Method, params: dict[str, Any]) -> Any:
 MAX_BATCH_STEPS = 100_000
 
 
-def run_batch(registry: Registry, steps: Any) -> dict[str, Any]:
+def run_batch(registry: Registry, steps: Any, full: bool = False) -> dict[str, Any]:
     """Invoke ``steps`` ([{"method", "params"}]) one after another, reporting each; stop at the first error.
 
-    Runs on the main thread as one job, so a batch of many small commands
-    costs one queue hop instead of one per step.
+    Every step's params are checked before the first one runs, so a batch with a wrong step runs nothing. It runs
+    on the main thread as one job, so a batch of many small commands costs one queue hop instead of one per step.
+    A step reports its compact result (the names it made) unless ``full``.
     """
     if not isinstance(steps, list) or not steps:
         raise InvalidParams.for_field("steps", "must be a non-empty list of {method, params}")
     if len(steps) > MAX_BATCH_STEPS:
         raise InvalidParams.for_field("steps", f"must have at most {MAX_BATCH_STEPS} entries")
+    if not isinstance(full, bool):
+        raise InvalidParams.for_field("full", "must be true or false")
     checked: list[tuple[Method, dict[str, Any]]] = []
     for index, step in enumerate(steps):
         if not isinstance(step, dict) or not isinstance(step.get("method"), str):
@@ -160,6 +169,14 @@ def run_batch(registry: Registry, steps: Any) -> dict[str, Any]:
         method = registry.get(step["method"]) if step["method"] in registry else None
         if method is None or not method.main_thread or method.name == "batch.run":
             raise InvalidParams.for_field(f"steps[{index}].method", f"{step['method']!r} cannot run in a batch")
+        if method.validate is not None:
+            try:
+                params = method.validate(params)
+            except InvalidParams as exc:
+                data = exc.data if isinstance(exc.data, dict) else {}
+                raise InvalidParams.for_field(
+                    f"steps[{index}].params.{data.get('field', '')}".rstrip("."), str(data.get("reason", exc))
+                ) from None
         checked.append((method, params))
     reports: list[dict[str, Any]] = []
     failed = False
@@ -168,7 +185,9 @@ def run_batch(registry: Registry, steps: Any) -> dict[str, Any]:
             reports.append({"index": index, "method": method.name, "status": "skipped"})
             continue
         try:
-            result = invoke(method, params)
+            result = invoke(method, params, checked=method.validate is not None)
+            if not full and method.summarize is not None:
+                result = method.summarize(result)
             reports.append({"index": index, "method": method.name, "status": "success", "result": result})
         except RpcError as exc:
             failed = True

@@ -25,6 +25,7 @@ BUSY = -32004  # the application is busy or the call timed out inside the host
 USER_CODE_ERROR = -32005  # code sent to code.execute raised; traceback in data
 UNSUPPORTED = -32006  # format, engine or feature not available in this app version
 CANCELLED = -32007  # the call was interrupted by rpc.cancel
+CONFLICT = -32008  # valid params, but the current state forbids it (object in use, not a solid, empty result)
 
 CODE_NAMES: dict[int, str] = {
     PARSE_ERROR: "PARSE_ERROR",
@@ -39,6 +40,7 @@ CODE_NAMES: dict[int, str] = {
     USER_CODE_ERROR: "USER_CODE_ERROR",
     UNSUPPORTED: "UNSUPPORTED",
     CANCELLED: "CANCELLED",
+    CONFLICT: "CONFLICT",
 }
 
 
@@ -53,6 +55,7 @@ class RpcError(Exception):
             self.code = code
         self.message = message or self.default_message
         self.data = data
+        self.backend = ""  # which application answered with it (set by the gateway's client)
         super().__init__(self.message)
 
     @property
@@ -143,6 +146,17 @@ class Cancelled(RpcError):
     default_message = "Cancelled"
 
 
+class Conflict(RpcError):
+    """Well-formed params that the current state of the scene or document does not allow."""
+
+    code = CONFLICT
+    default_message = "Conflict"
+
+    @classmethod
+    def for_field(cls, field: str, reason: str) -> Conflict:
+        return cls(f"{field}: {reason}", {"field": field, "reason": reason})
+
+
 _CLASS_BY_CODE: dict[int, type[RpcError]] = {
     error_class.code: error_class
     for error_class in (
@@ -158,5 +172,6 @@ _CLASS_BY_CODE: dict[int, type[RpcError]] = {
         UserCodeError,
         Unsupported,
         Cancelled,
+        Conflict,
     )
 }

@@ -9,8 +9,9 @@ import signal
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .dispatcher import Registry
 from .protocol import DEFAULT_MAX_FRAME_BYTES
@@ -95,12 +96,50 @@ def read_token(args: argparse.Namespace) -> str | None:
     return token
 
 
+class AppHost(Protocol):
+    """What an application package gives a host server: its command table, and what to set up on the main thread
+    before serving and take down after (event handlers, document observers)."""
+
+    def registry(self) -> Registry: ...
+
+    def install(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+MakeAppHost = Callable[[Workspace, HostServer], AppHost]
+
+
+@dataclass
+class RunningHost:
+    """A started host server and its application side; ``stop`` takes both down."""
+
+    server: HostServer
+    app: AppHost
+    workspace: Workspace
+
+    def stop(self) -> None:
+        # Python functions left in Blender's app handlers crash (4.2) or hang (4.5) the interpreter at exit.
+        try:
+            self.app.close()
+        finally:
+            self.server.stop()
+
+
+def start_host(config: ServerConfig, workspace: Workspace, make_app: MakeAppHost) -> RunningHost:
+    """The one way a host server is built (headless, Blender add-on, FreeCAD workbench): the IO thread listens
+    when this returns; the caller runs the pump (``serve_forever`` or ``drain`` from a GUI timer). Raises OSError
+    when the address cannot be bound."""
+    server = HostServer(Registry(), config)
+    app = make_app(workspace, server)
+    server.registry.update(app.registry())
+    server.start()
+    app.install()
+    return RunningHost(server, app, workspace)
+
+
 def run_headless(
-    app: str,
-    default_port: int,
-    app_version: str,
-    build_registry: Callable[[Workspace, HostServer | None], Registry],
-    argv: Sequence[str] | None = None,
+    app: str, default_port: int, app_version: str, make_app: MakeAppHost, argv: Sequence[str] | None = None
 ) -> int:
     """Parse options, start the IO thread and run the pump on this (main) thread."""
     args = build_parser(app, default_port).parse_args(argv)
@@ -129,23 +168,22 @@ def run_headless(
         app_version=app_version,
         max_connections=args.max_connections,
     )
-    server = HostServer(Registry(), config)
-    server.registry.update(build_registry(workspace, server))
     try:
-        server.start()
+        running = start_host(config, workspace, make_app)
     except OSError as exc:
         logger.error("cannot listen on %s:%d: %s", args.host, args.port, exc)
         return 3
 
     def request_stop(signum: int, _frame: Any) -> None:
         logger.info("signal %d: stopping", signum)
-        server.pump.stop()
+        running.server.pump.stop()
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    logger.info("%s %s serving on %s:%d, workspace %s", app, app_version, args.host, server.port, workspace.root)
+    port = running.server.port
+    logger.info("%s %s serving on %s:%d, workspace %s", app, app_version, args.host, port, workspace.root)
     try:
-        server.serve_forever()
+        running.server.serve_forever()
     finally:
-        server.stop()
+        running.stop()
     return 0

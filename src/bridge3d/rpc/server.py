@@ -428,9 +428,9 @@ class HostServer:
                 self._subscribers.discard(_connection)
             return {"topics": sorted(_connection.topics)}
 
-        def batch_run(steps: list[dict[str, Any]]) -> dict[str, Any]:
+        def batch_run(steps: list[dict[str, Any]], full: bool = False) -> dict[str, Any]:
             """Run application methods in order on the main thread; stop at the first failure."""
-            return run_batch(self.registry, steps)
+            return run_batch(self.registry, steps, full)
 
         add("rpc.ping", ping, main_thread=False)
         add("rpc.hello", hello, main_thread=False)

@@ -1,49 +1,59 @@
 """The host server's workspace folder: safe file names and chunked file IO.
 
 Clients never send paths. A name is one path component, checked by
-``Workspace.path()``: no separators (or look-alikes), no ``..``, no control
-characters, NFKC-stable, and after resolving symlinks still inside the root.
+``Workspace.path()``: characters from a list that holds no separator (or
+look-alike), control or invisible character, no ``..``, and after resolving
+symlinks still inside the root.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import re
 import stat
-import unicodedata
 from pathlib import Path
 from typing import Any
 
-from .dispatcher import Registry
 from .errors import InvalidParams, NotFound
 
-MAX_NAME_BYTES = 200
 DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024
 MAX_CHUNK_BYTES = 16 * 1024 * 1024
-_SLASH_LOOKALIKES = set("/\\\u2215\u2044\u29f8\uff0f\uff3c\u29f5\ufe68\u2216")
-_FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 PARTIAL_SUFFIX = ".part"
+
+# The characters a workspace file name may use: letters and digits of the common scripts, space and punctuation
+# that means nothing to a file system or a URL decoder. Nothing here is a separator, a look-alike of one ('∕',
+# '／'), a control, format or invisible character, or normalises to any of those. Every character is in the BMP,
+# so 80 of them stay under the 255-byte limit of a file name in UTF-8.
+_FILE_CHARACTERS = (
+    r"A-Za-z0-9_\-+=,;!@#$&'()\[\]{}~^?"
+    r"\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u024F\u0370-\u03FF\u0400-\u04FF\u0590-\u05FF"
+    r"\u0606-\u061B\u061D-\u06DC\u06DE-\u06FF\u0E00-\u0E7F\u1E00-\u1EFF"
+    r"\u3040-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7A3"
+)
+_WORD = f"[{_FILE_CHARACTERS}](?:[{_FILE_CHARACTERS} ]*[{_FILE_CHARACTERS}])?"
+# Words separated by single dots: no leading or trailing dot or space, never '..'.
+FILE_NAME_PATTERN = f"^{_WORD}(?:\\.{_WORD})*$"
+MAX_FILE_NAME_CHARS = 80
+_FILE_NAME = re.compile(FILE_NAME_PATTERN)
 
 
 def check_file_name(name: Any, field: str = "name") -> str:
-    """Return ``name`` if it is a safe single file name, else raise InvalidParams."""
+    """Return ``name`` if it is a safe single file name, else raise InvalidParams (the rule of FILE_NAME_PATTERN)."""
     if not isinstance(name, str) or not name:
         raise InvalidParams.for_field(field, "must be a non-empty file name")
-    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
-        raise InvalidParams.for_field(field, f"is longer than {MAX_NAME_BYTES} bytes")
-    if any(ch in _SLASH_LOOKALIKES for ch in name):
+    if len(name) > MAX_FILE_NAME_CHARS:
+        raise InvalidParams.for_field(field, f"must be at most {MAX_FILE_NAME_CHARS} characters")
+    if any(ch in "/\\" for ch in name):
         raise InvalidParams.for_field(field, "must be a file name, not a path (no / or \\)")
-    if ".." in name or name.startswith(".") or name.strip() != name:
-        raise InvalidParams.for_field(field, "must not contain '..', start with '.' or have surrounding spaces")
-    if unicodedata.normalize("NFKC", name) != name:
-        raise InvalidParams.for_field(field, "must be in Unicode normal form (NFKC)")
-    if any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in name):
-        raise InvalidParams.for_field(field, "must not contain control or invisible characters")
-    if ":" in name:
-        raise InvalidParams.for_field(field, "must not contain ':'")
-    if "%" in name:
-        # A name is never URL-decoded, but one that looks encoded ('..%2f') is a traversal attempt or a mistake.
-        raise InvalidParams.for_field(field, "must not contain '%' (send the name itself, not URL-encoded)")
+    if ".." in name or name.startswith("."):
+        raise InvalidParams.for_field(field, "must not contain '..' or start with '.'")
+    if not _FILE_NAME.match(name):
+        raise InvalidParams.for_field(
+            field,
+            "may hold letters, digits, spaces (not at either end), single dots between words and the "
+            "characters _-+=,;!@#$&'()[]{}~^? only",
+        )
     return name
 
 
@@ -114,11 +124,7 @@ class Workspace:
                 listed.append({"name": path.name, "size": info.st_size})
         return listed
 
-    def read_chunk(self, name: Any, offset: int = 0, length: int = DEFAULT_CHUNK_BYTES) -> dict[str, Any]:
-        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-            raise InvalidParams.for_field("offset", "must be an integer >= 0")
-        if not isinstance(length, int) or isinstance(length, bool) or not 0 < length <= MAX_CHUNK_BYTES:
-            raise InvalidParams.for_field("length", f"must be an integer in 1..{MAX_CHUNK_BYTES}")
+    def read_chunk(self, name: str, offset: int = 0, length: int = DEFAULT_CHUNK_BYTES) -> dict[str, Any]:
         path = self.existing(name)
         size = path.stat().st_size
         with path.open("rb") as handle:
@@ -139,8 +145,6 @@ class Workspace:
         replaces an existing file with half of a new one.
         """
         target = self.path(name)
-        if not isinstance(data, str):
-            raise InvalidParams.for_field("data", "must be a base64 string")
         try:
             raw = base64.b64decode(data, validate=True)
         except ValueError:
@@ -152,7 +156,7 @@ class Workspace:
             current = partial.lstat().st_size
         except FileNotFoundError:
             current = 0
-        if not isinstance(offset, int) or isinstance(offset, bool) or offset not in (0, current):
+        if offset not in (0, current):
             raise InvalidParams.for_field("offset", f"must be 0 (start) or {current} (continue)")
         # O_NOFOLLOW: a symlink planted under the partial file's name must not redirect the write.
         flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if offset == 0 else os.O_APPEND)
@@ -172,16 +176,16 @@ class Workspace:
         path.unlink()
         return {"name": path.name, "deleted": True}
 
-    def register_methods(self, registry: Registry) -> None:
-        """file.read / file.write / file.list / file.delete, answered on the IO thread.
-
-        Plain file IO touches no application data, so these answer during a long render too.
-        """
-        registry.add("file.read", self.read_chunk, main_thread=False)
-        registry.add("file.write", self.write_chunk, main_thread=False)
-        registry.add("file.list", self.list_payload, main_thread=False)
-        registry.add("file.delete", self.delete, main_thread=False)
-
     def list_payload(self) -> dict[str, Any]:
         """Files in the workspace: {"files": [{"name", "size"}]}."""
         return {"files": self.list_files()}
+
+    def handlers(self) -> dict[str, Any]:
+        """file.read / file.write / file.list / file.delete. Plain file IO touches no application data, so the
+        host answers them on its IO thread, during a long render too."""
+        return {
+            "file.read": self.read_chunk,
+            "file.write": self.write_chunk,
+            "file.list": self.list_payload,
+            "file.delete": self.delete,
+        }

@@ -5,28 +5,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
 from typing import Any, ClassVar
 
 from bridge3d.api.config import BackendSettings
-from bridge3d.api.errors import BackendConnectionError
+from bridge3d.rpc.client import RpcConnectionError, RpcTimeout
 
 from .connection import Connection
 from .pool import ConnectionPool
 
 logger = logging.getLogger(__name__)
 
+CANCEL_WITHIN = 10.0  # seconds rpc.cancel keeps trying to reach a host whose main thread holds the GIL
+
 
 class BaseSocketClient:
-    """Pooled persistent connections to one host server.
+    """Pooled persistent connections to one host server, and one more connection for health checks.
 
-    ``send_command`` is the one way to call a method. Only a failed connect is
-    retried (exponential backoff with jitter): once a request was written it
-    may have run, so it is never sent twice.
+    ``send_command`` is the one way to call a method. Only a failed connect is retried (exponential backoff with
+    jitter): once a request was written it may have run, so it is never sent twice. ``describe`` uses its own
+    connection, never the pool, so health is answered while every pooled connection waits for a long command.
     """
 
     app_name: ClassVar[str] = "backend"
-    connection_error: ClassVar[type[BackendConnectionError]] = BackendConnectionError
 
     def __init__(self, settings: BackendSettings) -> None:
         self.settings = settings
@@ -36,6 +36,8 @@ class BaseSocketClient:
             acquire_timeout=settings.acquire_timeout,
             backend=self.app_name,
         )
+        self._probe: Connection | None = None
+        self._probe_lock = asyncio.Lock()
         # code.execute calls (REST and WebSocket) run one at a time per backend, so `rpc.cancel` (which interrupts
         # whatever cancellable job the host runs) always hits the execution its caller means.
         self.execution_lock = asyncio.Lock()
@@ -44,14 +46,6 @@ class BaseSocketClient:
     def pool(self) -> ConnectionPool:
         return self._pool
 
-    async def connect(self) -> dict[str, Any]:
-        """Open (or reuse) one connection and return the server's rpc.describe."""
-        result: dict[str, Any] = await self.send_command("rpc.describe", timeout=self.settings.connect_timeout * 2)
-        return result
-
-    async def disconnect(self) -> None:
-        await self._pool.close()
-
     async def send_command(
         self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None
     ) -> Any:
@@ -59,23 +53,53 @@ class BaseSocketClient:
         async with self._pool.connection() as connection:
             return await connection.call(method, params, timeout=call_timeout)
 
-    async def ping(self) -> float:
-        """Round trip of rpc.ping in milliseconds."""
-        started = time.perf_counter()
-        await self.send_command("rpc.ping", timeout=self.settings.connect_timeout * 2)
-        return (time.perf_counter() - started) * 1000.0
+    async def describe(self) -> dict[str, Any]:
+        """``rpc.describe`` (answered by the host's IO thread: busy, the running method, since when) on the
+        health connection, so it never waits for the pool."""
+        result: dict[str, Any] = await self._probe_call("rpc.describe", None, self.settings.connect_timeout * 2)
+        return result
 
-    async def open_connection(self) -> Connection:
-        """A new authenticated connection outside the pool (event subscriptions use one)."""
+    async def cancel(self, request_id: Any = None, *, within: float = CANCEL_WITHIN) -> dict[str, Any]:
+        """``rpc.cancel`` on the health connection. A host whose main thread spins in Python code answers its IO
+        thread slowly (the GIL), so this tries again until ``within`` seconds have passed, then raises."""
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            try:
+                result: dict[str, Any] = await self._probe_call("rpc.cancel", {"id": request_id}, max(remaining, 0.1))
+                return result
+            except (RpcConnectionError, RpcTimeout):
+                if asyncio.get_running_loop().time() >= deadline:
+                    raise
+                await asyncio.sleep(0.05)
+
+    async def _probe_call(self, method: str, params: dict[str, Any] | None, timeout: float) -> Any:
+        async with self._probe_lock:
+            if self._probe is None or not self._probe.usable:
+                self._probe = await self.open_connection(timeout=timeout)
+            try:
+                return await self._probe.call(method, params, timeout=timeout)
+            except (RpcConnectionError, RpcTimeout):
+                self._probe.close()
+                self._probe = None
+                raise
+
+    async def disconnect(self) -> None:
+        await self._pool.close()
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = None
+
+    async def open_connection(self, *, timeout: float | None = None) -> Connection:
+        """A new authenticated connection outside the pool (event subscriptions and health use one)."""
         settings = self.settings
         return await Connection.open(
             settings.host,
             settings.port,
             token=settings.token.get_secret_value() if settings.token else None,
-            timeout=settings.connect_timeout,
+            timeout=settings.connect_timeout if timeout is None else timeout,
             max_frame_bytes=settings.max_frame_bytes,
             backend=self.app_name,
-            connection_error=self.connection_error,
         )
 
     async def _open_with_retry(self) -> Connection:
@@ -84,7 +108,7 @@ class BaseSocketClient:
         for attempt in range(1, attempts + 1):
             try:
                 return await self.open_connection()
-            except BackendConnectionError:
+            except RpcConnectionError:
                 if attempt == attempts:
                     raise
                 # Full jitter keeps many waiting callers from reconnecting in lockstep.

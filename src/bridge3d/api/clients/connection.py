@@ -1,8 +1,8 @@
 """One asyncio connection to a host server: the socket edge.
 
-Low-level exceptions (OSError, EOF, oversize frames, timeouts) are
-translated here, and only here, into the gateway's typed errors. A
-connection that raised anything is marked broken and must be closed.
+Low-level exceptions (OSError, EOF, oversize frames, timeouts) are translated here, and only here, into the rpc
+error types: RpcConnectionError, RpcTimeout, and RpcError for an error reply. A connection that raised anything but
+an error reply is marked broken and must be closed. Nothing here knows HTTP: ``api/errors.py`` maps these types.
 """
 
 from __future__ import annotations
@@ -14,51 +14,36 @@ from typing import Any
 
 import pydantic_core
 
-from bridge3d.api.errors import BackendConnectionError, BackendTimeoutError, CommandExecutionError
+from bridge3d.rpc.client import RpcConnectionError, RpcTimeout
+from bridge3d.rpc.errors import RpcError
 from bridge3d.rpc.protocol import FRAME_DELIMITER, encode_frame, request_message
 
 NotificationHandler = Callable[[dict[str, Any]], None]
 
 
 class Connection:
-    def __init__(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        *,
-        backend: str,
-        connection_error: type[BackendConnectionError],
-    ) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, backend: str) -> None:
         self._reader = reader
         self._writer = writer
         self._ids = itertools.count(1)
         self.backend = backend
-        self._connection_error = connection_error
         self.broken = False
         self.server_info: dict[str, Any] = {}
 
     @classmethod
     async def open(
-        cls,
-        host: str,
-        port: int,
-        *,
-        token: str | None,
-        timeout: float,
-        max_frame_bytes: int,
-        backend: str = "backend",
-        connection_error: type[BackendConnectionError] = BackendConnectionError,
+        cls, host: str, port: int, *, token: str | None, timeout: float, max_frame_bytes: int, backend: str
     ) -> Connection:
         try:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(host, port, limit=max_frame_bytes), timeout=timeout
             )
         except (TimeoutError, OSError) as exc:
-            raise connection_error(
+            raise RpcConnectionError(
                 f"Could not connect to {backend} at {host}:{port}: {exc or type(exc).__name__}",
                 {"backend": backend, "host": host, "port": port},
             ) from None
-        connection = cls(reader, writer, backend=backend, connection_error=connection_error)
+        connection = cls(reader, writer, backend=backend)
         if token is not None:
             try:
                 connection.server_info = await connection.call("rpc.hello", {"token": token}, timeout=timeout)
@@ -80,7 +65,7 @@ class Connection:
         timeout: float,
         on_notification: NotificationHandler | None = None,
     ) -> Any:
-        """Send one request and wait for its reply; any failure breaks the connection."""
+        """Send one request and wait for its reply; any failure but an error reply breaks the connection."""
         try:
             request_id = await self.send_command(method, params)
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for wraps the read in a new task on every call.
@@ -88,11 +73,11 @@ class Connection:
                 return await self.receive_response(request_id, on_notification)
         except TimeoutError:
             self.broken = True
-            raise BackendTimeoutError(
+            raise RpcTimeout(
                 f"{self.backend} did not answer {method} within {timeout:g} s",
                 {"backend": self.backend, "method": method, "timeout": timeout},
             ) from None
-        except CommandExecutionError:
+        except RpcError:
             raise
         except BaseException:
             self.broken = True  # includes cancellation: a reply may still be in flight
@@ -120,13 +105,9 @@ class Connection:
             if message.get("id") not in (request_id, None):
                 continue  # a late reply to an abandoned request cannot happen on a fresh connection; skip defensively
             if "error" in message:
-                error = message["error"] if isinstance(message["error"], dict) else {}
-                raise CommandExecutionError(
-                    int(error.get("code", -32603)),
-                    str(error.get("message", "")),
-                    error.get("data"),
-                    backend=self.backend,
-                )
+                error = RpcError.from_dict(message["error"] if isinstance(message["error"], dict) else {})
+                error.backend = self.backend
+                raise error
             return message.get("result")
 
     async def read_message(self) -> Any:
@@ -154,5 +135,5 @@ class Connection:
         if not self._writer.is_closing():
             self._writer.close()
 
-    def _lost(self, reason: str) -> BackendConnectionError:
-        return self._connection_error(f"Lost connection to {self.backend}: {reason}", {"backend": self.backend})
+    def _lost(self, reason: str) -> RpcConnectionError:
+        return RpcConnectionError(f"Lost connection to {self.backend}: {reason}", {"backend": self.backend})

@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bridge3d.api.errors import GatewayError
+from bridge3d.rpc.client import RpcConnectionError, RpcTimeout
+from bridge3d.rpc.errors import RpcError
 
 from .base_client import BaseSocketClient
 from .connection import Connection
@@ -86,7 +87,7 @@ class EventSubscription:
                         params = message.get("params")
                         if isinstance(params, dict):
                             self._emit(params)
-            except GatewayError as exc:  # connection lost, timeout, or a refused subscribe
+            except (RpcConnectionError, RpcTimeout, RpcError) as exc:  # connection lost, timeout, a refused subscribe
                 self.connected.clear()
                 if self._connection is not None:
                     self._connection.close()

@@ -12,7 +12,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from bridge3d.api.errors import BackendTimeoutError, CommandExecutionError
+from bridge3d.rpc.client import RpcTimeout
+from bridge3d.rpc.errors import RpcError
 
 from .connection import Connection
 
@@ -49,7 +50,7 @@ class ConnectionPool:
             else:
                 await self._slots.acquire()  # a free slot: taken without waiting, so no timer is needed
         except TimeoutError:
-            raise BackendTimeoutError(
+            raise RpcTimeout(
                 f"No free connection to {self.backend} within {self._acquire_timeout:g} s ({self.size} in use)",
                 {"backend": self.backend, "pool_size": self.size},
             ) from None
@@ -58,7 +59,7 @@ class ConnectionPool:
         try:
             connection = await self._take_or_open()
             yield connection
-        except CommandExecutionError:
+        except RpcError:
             raise  # a complete error reply leaves the stream clean; `usable` decides below
         except BaseException:
             if connection is not None:

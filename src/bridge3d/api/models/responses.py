@@ -1,12 +1,54 @@
-"""The response envelope and the shapes routes return inside it."""
+"""The response envelope and the shapes routes return inside it; host results are derived from the command schema."""
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+import functools
+from typing import Any, Generic, Literal, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from bridge3d.commands import results
+from bridge3d.commands.schema import Shape
 
 T = TypeVar("T")
+
+_PYTHON_TYPES: dict[str, Any] = {
+    "string": str,
+    "number": float,
+    "integer": int,
+    "boolean": bool,
+    "object": dict[str, Any],
+    "any": Any,
+}
+_ARRAY_TYPES: dict[str, Any] = {
+    "string": list[str],
+    "number": list[float],
+    "integer": list[int],
+    "boolean": list[bool],
+    "object": list[dict[str, Any]],
+    "any": list[Any],
+}
+
+
+@functools.cache
+def result_model(shape: Shape) -> type[BaseModel]:
+    """The pydantic model of a declared host result (extra keys kept: an application adds its own details)."""
+    fields: dict[str, Any] = {}
+    for spec in shape.fields:
+        python_type: Any = _ARRAY_TYPES[spec.items or "any"] if spec.type == "array" else _PYTHON_TYPES[spec.type]
+        if spec.nullable or not spec.required:
+            python_type = python_type | None
+        default = ... if spec.required else None
+        fields[spec.name] = (python_type, Field(default, description=spec.description or None))
+    model: type[BaseModel] = create_model(
+        shape.name, __config__=ConfigDict(extra="allow"), __doc__=shape.description or None, **fields
+    )
+    return model
+
+
+def responds(shape: Shape) -> Any:
+    """``APIResponse[<the shape's model>]``: the response model of a route that answers with a host result."""
+    return cast(Any, APIResponse)[result_model(shape)]
 
 
 class ErrorInfo(BaseModel):
@@ -27,48 +69,20 @@ class ErrorResponse(BaseModel):
     error: ErrorInfo
 
 
-class Bounds(BaseModel):
-    min: list[float]
-    max: list[float]
+BlenderObject = result_model(results.BLENDER_OBJECT)
+FreeCADObject = result_model(results.FREECAD_OBJECT)
 
 
-class ObjectInfo(BaseModel):
-    """An object as the application reports it; application-specific extras are kept."""
-
-    model_config = ConfigDict(extra="allow")
-
-    name: str = Field(examples=["Cube"])
-    type: str = Field(examples=["MESH"])
-    location: list[float] = Field(examples=[[0.0, 0.0, 0.0]])
-    rotation: list[float] = Field(description="Euler XYZ in degrees", examples=[[0.0, 0.0, 0.0]])
-    scale: list[float] = Field(examples=[[1.0, 1.0, 1.0]])
-    dimensions: list[float] = Field(examples=[[2.0, 2.0, 2.0]])
-    bounds: Bounds | None = None
+class CreatedBlenderObject(BaseModel):
+    object_id: str = Field(description="the name Blender actually gave the object", examples=["Cube.001"])
+    message: str = Field(examples=["Created cube Cube.001"])
+    object: BlenderObject  # type: ignore[valid-type]
 
 
-class ObjectSummary(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    name: str
-    type: str
-
-
-class ObjectList(BaseModel):
-    objects: list[ObjectSummary]
-    total: int
-    offset: int
-    limit: int
-
-
-class CreatedObject(BaseModel):
-    object_id: str = Field(description="the name the application actually gave the object", examples=["Cube.001"])
-    message: str = Field(examples=["Created cube"])
-    object: ObjectInfo
-
-
-class Deleted(BaseModel):
-    name: str
-    deleted: bool = True
+class CreatedFreeCADObject(BaseModel):
+    object_id: str = Field(description="the name FreeCAD actually gave the object", examples=["Box001"])
+    message: str = Field(examples=["Created box Box001"])
+    object: FreeCADObject  # type: ignore[valid-type]
 
 
 class FileInfo(BaseModel):
@@ -81,12 +95,6 @@ class FileInfo(BaseModel):
     url: str = Field(examples=["/api/v1/blender/files/render-0001.png"])
 
 
-class SceneInfo(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    object_count: int
-
-
 class HealthStatus(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -95,6 +103,7 @@ class HealthStatus(BaseModel):
     app_version: str | None = None
     busy: bool | None = None
     running: str | None = None
+    since: float | None = Field(None, description="when the running command started (seconds since the epoch)")
     round_trip_ms: float | None = None
     error: str | None = None
 

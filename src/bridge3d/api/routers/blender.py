@@ -1,198 +1,193 @@
-"""Blender REST endpoints: /api/v1/blender/..."""
+"""Blender REST endpoints: /api/v1/blender/... (Blender units, rotations in degrees).
 
-from __future__ import annotations
+Every route's parameters, bounds and defaults come from ``commands.blender`` through an ``Operation``.
+"""
+
+# No `from __future__ import annotations`: FastAPI must resolve the routes' local operation aliases at definition time.
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, UploadFile
+from fastapi import APIRouter, Depends, UploadFile
 
 from bridge3d.api import limits, references, services
-from bridge3d.api.config import Settings
 from bridge3d.api.deps import BlenderDep, SettingsDep, blender_client
-from bridge3d.api.models.common import ObjectName
-from bridge3d.api.models.export import BlenderExportParams
-from bridge3d.api.models.materials import MaterialApplyParams, MaterialParams
-from bridge3d.api.models.primitives import (
-    BlenderPlaced,
-    ConeParams,
-    CubeParams,
-    CylinderParams,
-    PlaneParams,
-    SphereParams,
-    TorusParams,
-)
-from bridge3d.api.models.rendering import RenderParams
-from bridge3d.api.models.responses import (
-    APIResponse,
-    CreatedObject,
-    Deleted,
-    FileInfo,
-    ObjectInfo,
-    ObjectList,
-    SceneInfo,
-)
-from bridge3d.api.models.scene import CameraParams, LightParams, SaveParams, TransformParams
+from bridge3d.api.models.responses import APIResponse, BlenderObject, CreatedBlenderObject, FileInfo, responds
+from bridge3d.api.rest import Operation, Params
+from bridge3d.commands import blender as commands
+from bridge3d.commands import results
 
 from .common import add_common_routes
 
 router = APIRouter(prefix="/api/v1/blender", tags=["blender"])
-Name = Annotated[ObjectName, "object name"]
-IMPORT_FORMATS = {
-    ".glb": "GLB",
-    ".gltf": "GLTF",
-    ".obj": "OBJ",
-    ".stl": "STL",
-    ".fbx": "FBX",
-    ".ply": "PLY",
-    ".usd": "USD",
-    ".usda": "USD",
-    ".usdc": "USD",
-    ".usdz": "USD",
-}
-Created = APIResponse[CreatedObject]
+IMPORT_FORMATS = {ext: fmt for fmt, extensions in commands.FORMAT_EXTENSIONS.items() for ext in extensions}
+Created = APIResponse[CreatedBlenderObject]
+ObjectResult = APIResponse[BlenderObject]  # type: ignore[valid-type]
 Result = APIResponse[dict[str, Any]]
 
 
-async def _create(client: BlenderDep, kind: str, params: BlenderPlaced, settings: Settings) -> Created:
-    payload = params.model_dump(exclude_none=True)
-    limits.check_primitive_faces(kind, payload, settings)
-    result = await client.send_command("primitive.create", {"type": kind, **payload})
-    return APIResponse(result=services.created(result, kind))
+def _primitive(kind: str) -> Operation:
+    return Operation(commands.PRIMITIVE_CREATE, fixed={"type": kind})
 
 
-@router.post("/primitives/cube", name="create_cube", response_model=Created, status_code=201)
-async def create_cube(client: BlenderDep, params: CubeParams, settings: SettingsDep) -> Created:
-    """Add a cube mesh (`size` = edge length)."""
-    return await _create(client, "cube", params, settings)
+CUBE, SPHERE, CYLINDER, CONE, TORUS, PLANE = (_primitive(kind) for kind in commands.PRIMITIVE_TYPES)
+OBJECTS = Operation(commands.OBJECT_LIST, query=("offset", "limit", "type", "name_contains"), body=False)
+OBJECT = Operation(commands.OBJECT_GET, path=("name",), body=False)
+DELETE_OBJECT = Operation(commands.OBJECT_DELETE, path=("name",), body=False)
+TRANSFORM = Operation(commands.OBJECT_TRANSFORM, path=("name",))
+MATERIAL = Operation(commands.MATERIAL_CREATE)
+APPLY = Operation(commands.MATERIAL_APPLY)
+SCENE = Operation(commands.SCENE_INFO, body=False)
+CLEAR = Operation(commands.SCENE_CLEAR, query=("orphans",), body=False)
+SAVE = Operation(commands.SCENE_SAVE)
+RENDER = Operation(commands.RENDER_IMAGE)
+EXPORT = Operation(commands.FILE_EXPORT)
+CAMERA = Operation(commands.CAMERA_CREATE)
+LIGHT = Operation(commands.LIGHT_CREATE)
 
 
-@router.post("/primitives/sphere", name="create_sphere", response_model=Created, status_code=201)
-async def create_sphere(client: BlenderDep, params: SphereParams, settings: SettingsDep) -> Created:
-    """Add a UV sphere."""
-    return await _create(client, "sphere", params, settings)
+async def _create(client: BlenderDep, params: dict[str, Any], settings: SettingsDep) -> Created:
+    limits.check_primitive_faces(params["type"], params, settings)
+    result = await client.send_command("primitive.create", params)
+    return APIResponse(result=services.created(CreatedBlenderObject, result, params["type"]))
 
 
-@router.post("/primitives/cylinder", name="create_cylinder", response_model=Created, status_code=201)
-async def create_cylinder(client: BlenderDep, params: CylinderParams, settings: SettingsDep) -> Created:
-    """Add a cylinder along local Z (`depth` = height)."""
-    return await _create(client, "cylinder", params, settings)
+def _create_route(operation: Operation, kind: str, summary: str) -> None:
+    async def create(
+        client: BlenderDep, params: Annotated[Params, Depends(operation.parse)], settings: SettingsDep
+    ) -> Created:
+        return await _create(client, params, settings)
+
+    create.__doc__ = summary
+    router.post(
+        f"/primitives/{kind}",
+        name=f"create_{kind}",
+        response_model=Created,
+        status_code=201,
+        openapi_extra=operation.openapi(),
+    )(create)
 
 
-@router.post("/primitives/cone", name="create_cone", response_model=Created, status_code=201)
-async def create_cone(client: BlenderDep, params: ConeParams, settings: SettingsDep) -> Created:
-    """Add a cone or truncated cone (`radius2` > 0)."""
-    return await _create(client, "cone", params, settings)
+for _operation, _kind, _summary in (
+    (CUBE, "cube", "Add a cube mesh (`size` = edge length)."),
+    (SPHERE, "sphere", "Add a UV sphere (`segments` around, `rings` from pole to pole)."),
+    (CYLINDER, "cylinder", "Add a cylinder along local Z (`depth` = height)."),
+    (CONE, "cone", "Add a cone or truncated cone (`radius2` > 0)."),
+    (TORUS, "torus", "Add a torus in the XY plane."),
+    (PLANE, "plane", "Add a square plane (`size` = edge length)."),
+):
+    _create_route(_operation, _kind, _summary)
 
 
-@router.post("/primitives/torus", name="create_torus", response_model=Created, status_code=201)
-async def create_torus(client: BlenderDep, params: TorusParams, settings: SettingsDep) -> Created:
-    """Add a torus."""
-    return await _create(client, "torus", params, settings)
-
-
-@router.post("/primitives/plane", name="create_plane", response_model=Created, status_code=201)
-async def create_plane(client: BlenderDep, params: PlaneParams, settings: SettingsDep) -> Created:
-    """Add a square plane (`size` = edge length)."""
-    return await _create(client, "plane", params, settings)
-
-
-@router.get("/objects", name="list_objects", response_model=APIResponse[ObjectList])
+@router.get(
+    "/objects",
+    name="list_objects",
+    response_model=responds(results.OBJECT_LIST),
+    openapi_extra=OBJECTS.openapi(),
+)
 async def list_objects(
-    client: BlenderDep,
-    settings: SettingsDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, description="page size, at most BRIDGE3D_MAX_OBJECTS_PER_REQUEST")] = 100,
-    type: Annotated[str | None, Query(max_length=32, description="MESH, CAMERA, LIGHT, ...")] = None,  # noqa: A002
-    name_contains: Annotated[str | None, Query(max_length=63)] = None,
-) -> APIResponse[ObjectList]:
+    client: BlenderDep, params: Annotated[Params, Depends(OBJECTS.parse)], settings: SettingsDep
+) -> Result:
     """List objects, a page at a time, optionally filtered by type and name."""
-    limits.check_page_size(limit, settings)
-    params = {"offset": offset, "limit": limit, "type": type, "name_contains": name_contains}
-    result = await client.send_command("object.list", {k: v for k, v in params.items() if v is not None})
-    return APIResponse(result=ObjectList.model_validate(result))
+    limits.check_page_size(params["limit"], settings)
+    return APIResponse(result=await client.send_command("object.list", params))
 
 
-@router.get("/objects/{name}", name="get_object", response_model=APIResponse[ObjectInfo])
-async def get_object(client: BlenderDep, name: Name) -> APIResponse[ObjectInfo]:
+@router.get("/objects/{name}", name="get_object", response_model=ObjectResult, openapi_extra=OBJECT.openapi())
+async def get_object(client: BlenderDep, params: Annotated[Params, Depends(OBJECT.parse)]) -> Result:
     """One object's transform, bounds, mesh counts, materials, parent and visibility."""
-    return APIResponse(result=ObjectInfo.model_validate(await client.send_command("object.get", {"name": name})))
+    return APIResponse(result=await client.send_command("object.get", params))
 
 
-@router.delete("/objects/{name}", name="delete_object", response_model=APIResponse[Deleted])
-async def delete_object(client: BlenderDep, name: Name) -> APIResponse[Deleted]:
+@router.delete(
+    "/objects/{name}",
+    name="delete_object",
+    response_model=responds(results.DELETED),
+    openapi_extra=DELETE_OBJECT.openapi(),
+)
+async def delete_object(client: BlenderDep, params: Annotated[Params, Depends(DELETE_OBJECT.parse)]) -> Result:
     """Delete an object."""
-    return APIResponse(result=Deleted.model_validate(await client.send_command("object.delete", {"name": name})))
+    return APIResponse(result=await client.send_command("object.delete", params))
 
 
-@router.patch("/objects/{name}", name="transform_object", response_model=APIResponse[ObjectInfo])
-async def transform_object(client: BlenderDep, name: Name, params: TransformParams) -> APIResponse[ObjectInfo]:
+@router.patch(
+    "/objects/{name}", name="transform_object", response_model=ObjectResult, openapi_extra=TRANSFORM.openapi()
+)
+async def transform_object(client: BlenderDep, params: Annotated[Params, Depends(TRANSFORM.parse)]) -> Result:
     """Set (or with `relative`, add to) an object's location, rotation (degrees) and scale."""
-    result = await client.send_command("object.transform", {"name": name, **params.model_dump(exclude_none=True)})
-    return APIResponse(result=ObjectInfo.model_validate(result))
+    return APIResponse(result=await client.send_command("object.transform", params))
 
 
-@router.post("/materials", name="create_material", response_model=Result, status_code=201)
-async def create_material(client: BlenderDep, params: MaterialParams) -> Result:
+@router.post(
+    "/materials",
+    name="create_material",
+    response_model=responds(results.MATERIAL),
+    status_code=201,
+    openapi_extra=MATERIAL.openapi(),
+)
+async def create_material(client: BlenderDep, params: Annotated[Params, Depends(MATERIAL.parse)]) -> Result:
     """Create a Principled BSDF material."""
-    return APIResponse(result=await client.send_command("material.create", params.model_dump(exclude_none=True)))
+    return APIResponse(result=await client.send_command("material.create", params))
 
 
-@router.post("/materials/apply", name="apply_material", response_model=Result)
-async def apply_material(client: BlenderDep, params: MaterialApplyParams) -> Result:
-    """Assign a material to an object."""
-    return APIResponse(result=await client.send_command("material.apply", params.model_dump()))
+@router.post("/materials/apply", name="apply_material", response_model=ObjectResult, openapi_extra=APPLY.openapi())
+async def apply_material(client: BlenderDep, params: Annotated[Params, Depends(APPLY.parse)]) -> Result:
+    """Assign a material to a slot of an object (slot 0 by default)."""
+    return APIResponse(result=await client.send_command("material.apply", params))
 
 
-@router.get("/scene", name="get_scene", response_model=APIResponse[SceneInfo])
-async def get_scene(client: BlenderDep) -> APIResponse[SceneInfo]:
+@router.get("/scene", name="get_scene", response_model=responds(results.SCENE), openapi_extra=SCENE.openapi())
+async def get_scene(client: BlenderDep, params: Annotated[Params, Depends(SCENE.parse)]) -> Result:
     """Object count, render engine, frame range, units, active camera and Blender version."""
-    return APIResponse(result=SceneInfo.model_validate(await client.send_command("scene.info")))
+    return APIResponse(result=await client.send_command("scene.info", params))
 
 
-@router.delete("/scene", name="clear_scene", response_model=Result)
-async def clear_scene(client: BlenderDep, orphans: Annotated[bool, Query()] = True) -> Result:
+@router.delete(
+    "/scene",
+    name="clear_scene",
+    response_model=responds(results.CLEARED),
+    openapi_extra=CLEAR.openapi(),
+)
+async def clear_scene(client: BlenderDep, params: Annotated[Params, Depends(CLEAR.parse)]) -> Result:
     """Delete every object (and, by default, orphaned meshes, materials, cameras and lights)."""
-    return APIResponse(result=await client.send_command("scene.clear", {"orphans": orphans}))
+    return APIResponse(result=await client.send_command("scene.clear", params))
 
 
-@router.post("/scene/save", name="save_scene", response_model=APIResponse[FileInfo])
-async def save_scene(client: BlenderDep, params: SaveParams) -> APIResponse[FileInfo]:
+@router.post("/scene/save", name="save_scene", response_model=APIResponse[FileInfo], openapi_extra=SAVE.openapi())
+async def save_scene(client: BlenderDep, params: Annotated[Params, Depends(SAVE.parse)]) -> APIResponse[FileInfo]:
     """Save the scene as a .blend in the workspace; download it from the returned URL."""
-    result = await client.send_command("scene.save", {"name": params.filepath} if params.filepath else {})
-    return APIResponse(result=services.file_info("blender", result))
+    return APIResponse(result=services.file_info("blender", await client.send_command("scene.save", params)))
 
 
-@router.post("/scene/open", name="open_scene", response_model=Result)
+@router.post("/scene/open", name="open_scene", response_model=responds(results.SCENE))
 async def open_scene(client: BlenderDep, file: UploadFile, settings: SettingsDep) -> Result:
     """Upload a .blend and open it (replaces the current scene)."""
     services.check_extension(file.filename, {".blend": "BLEND"})
+    await references.check_upload(file, "BLEND")
     uploaded = await services.upload(client, file, max_bytes=settings.max_upload_bytes)
     return APIResponse(result=await client.send_command("scene.open", {"name": uploaded["name"]}))
 
 
-@router.post("/render", name="render_image", response_model=APIResponse[FileInfo])
-async def render_image(client: BlenderDep, params: RenderParams, settings: SettingsDep) -> APIResponse[FileInfo]:
-    """Render the scene to PNG or JPEG in the workspace. With no camera, one framing all objects is added."""
-    limits.check_render(params.resolution, params.samples, settings)
-    result = await client.send_command("render.image", params.model_dump(exclude_none=True))
-    return APIResponse(result=services.file_info("blender", result))
+@router.post("/render", name="render_image", response_model=APIResponse[FileInfo], openapi_extra=RENDER.openapi())
+async def render_image(
+    client: BlenderDep, params: Annotated[Params, Depends(RENDER.parse)], settings: SettingsDep
+) -> APIResponse[FileInfo]:
+    """Render the scene to an image in the workspace. With no camera, one framing all objects is added."""
+    limits.check_render(params["resolution"], params["samples"], settings)
+    return APIResponse(result=services.file_info("blender", await client.send_command("render.image", params)))
 
 
-@router.post("/export", name="export_scene", response_model=APIResponse[FileInfo])
-async def export_scene(client: BlenderDep, params: BlenderExportParams, settings: SettingsDep) -> APIResponse[FileInfo]:
+@router.post("/export", name="export_scene", response_model=APIResponse[FileInfo], openapi_extra=EXPORT.openapi())
+async def export_scene(
+    client: BlenderDep, params: Annotated[Params, Depends(EXPORT.parse)], settings: SettingsDep
+) -> APIResponse[FileInfo]:
     """Export chosen objects (or all) as GLB, GLTF, OBJ, STL, FBX, PLY, USD or BLEND into the workspace."""
-    limits.check_objects(params.objects, "objects", settings)
-    payload: dict[str, Any] = {"format": params.format}
-    if params.objects is not None:
-        payload["objects"] = params.objects
-    if params.filepath:
-        payload["output"] = params.filepath
-    return APIResponse(result=services.file_info("blender", await client.send_command("file.export", payload)))
+    limits.check_objects(params["objects"], "objects", settings)
+    return APIResponse(result=services.file_info("blender", await client.send_command("file.export", params)))
 
 
-@router.post("/import", name="import_file", response_model=Result)
+@router.post("/import", name="import_file", response_model=responds(results.IMPORTED))
 async def import_file(client: BlenderDep, file: UploadFile, settings: SettingsDep) -> Result:
-    """Upload a GLB, GLTF, OBJ, STL, FBX, PLY or USD file and import it into the scene."""
+    """Upload a GLB, GLTF, OBJ, STL, FBX, PLY, USD or .blend file and import it into the scene."""
     file_format = services.check_extension(file.filename, IMPORT_FORMATS)
     await references.check_upload(file, file_format)
     uploaded = await services.upload(client, file, max_bytes=settings.max_upload_bytes)
@@ -201,18 +196,18 @@ async def import_file(client: BlenderDep, file: UploadFile, settings: SettingsDe
     )
 
 
-@router.post("/camera", name="create_camera", response_model=Created, status_code=201)
-async def create_camera(client: BlenderDep, params: CameraParams) -> Created:
+@router.post("/camera", name="create_camera", response_model=Created, status_code=201, openapi_extra=CAMERA.openapi())
+async def create_camera(client: BlenderDep, params: Annotated[Params, Depends(CAMERA.parse)]) -> Created:
     """Add a camera, aimed by rotation or at a `look_at` point; it becomes the scene camera by default."""
-    result = await client.send_command("camera.create", params.model_dump(exclude_none=True))
-    return APIResponse(result=services.created(result, "camera"))
+    result = await client.send_command("camera.create", params)
+    return APIResponse(result=services.created(CreatedBlenderObject, result, "camera"))
 
 
-@router.post("/light", name="create_light", response_model=Created, status_code=201)
-async def create_light(client: BlenderDep, params: LightParams) -> Created:
+@router.post("/light", name="create_light", response_model=Created, status_code=201, openapi_extra=LIGHT.openapi())
+async def create_light(client: BlenderDep, params: Annotated[Params, Depends(LIGHT.parse)]) -> Created:
     """Add a point, sun, spot or area light."""
-    result = await client.send_command("light.create", params.model_dump(exclude_none=True))
-    return APIResponse(result=services.created(result, "light"))
+    result = await client.send_command("light.create", params)
+    return APIResponse(result=services.created(CreatedBlenderObject, result, "light"))
 
 
 add_common_routes(router, "blender", blender_client)

@@ -1,222 +1,245 @@
-"""FreeCAD REST endpoints: /api/v1/freecad/... (lengths in millimetres)."""
+"""FreeCAD REST endpoints: /api/v1/freecad/... (lengths in millimetres, rotations in degrees).
 
-from __future__ import annotations
+Every route's parameters, bounds and defaults come from ``commands.freecad`` through an ``Operation``; REST says
+``location`` where the host says ``position`` (the command schema's REST name).
+"""
+
+# No `from __future__ import annotations`: FastAPI must resolve the routes' local operation aliases at definition time.
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, UploadFile
+from fastapi import APIRouter, Depends, UploadFile
 
-from bridge3d.api import limits, services
+from bridge3d.api import limits, references, services
 from bridge3d.api.deps import FreeCADDep, SettingsDep, freecad_client
-from bridge3d.api.errors import OperationMismatchError
-from bridge3d.api.models.boolean import BooleanParams
-from bridge3d.api.models.common import ObjectName
-from bridge3d.api.models.export import FreeCADExportParams
-from bridge3d.api.models.primitives import (
-    BoxParams,
-    FreeCADConeParams,
-    FreeCADCylinderParams,
-    FreeCADSphereParams,
-    FreeCADTorusParams,
-    Placed,
-)
-from bridge3d.api.models.responses import APIResponse, CreatedObject, Deleted, FileInfo, ObjectInfo, ObjectList
-from bridge3d.api.models.scene import DocumentCreateParams, FreeCADTransformParams, SaveParams
+from bridge3d.api.models.responses import APIResponse, CreatedFreeCADObject, FileInfo, FreeCADObject, responds
+from bridge3d.api.rest import Operation, Params
+from bridge3d.commands import freecad as commands
+from bridge3d.commands import results
+from bridge3d.commands.schema import REQUIRED, Choice, Command, Different, Name, Param
+from bridge3d.rpc.errors import RpcError
 
 from .common import add_common_routes
 
 router = APIRouter(prefix="/api/v1/freecad", tags=["freecad"])
-DocumentQuery = Annotated[ObjectName | None, Query(description="document name; the active one when omitted")]
-IMPORT_FORMATS = {
-    ".step": "STEP",
-    ".stp": "STEP",
-    ".iges": "IGES",
-    ".igs": "IGES",
-    ".stl": "STL",
-    ".brep": "BREP",
-    ".brp": "BREP",
-}
-Created = APIResponse[CreatedObject]
+IMPORT_FORMATS = {ext: fmt.name for fmt in commands.FORMATS.values() for ext in fmt.extensions}
+Created = APIResponse[CreatedFreeCADObject]
+ObjectResult = APIResponse[FreeCADObject]  # type: ignore[valid-type]
 Result = APIResponse[dict[str, Any]]
 
-
-def _placement(params: Placed) -> dict[str, Any]:
-    """REST uses `location` for both applications; FreeCAD calls it the placement's position."""
-    payload = params.model_dump(exclude_none=True)
-    payload["position"] = payload.pop("location")
-    return payload
-
-
-async def _create(client: FreeCADDep, kind: str, params: Placed) -> Created:
-    result = await client.send_command("primitive.create", {"type": kind, **_placement(params)})
-    return APIResponse(result=services.created(result, kind))
-
-
-@router.post("/primitives/box", name="create_box", response_model=Created, status_code=201)
-async def create_box(client: FreeCADDep, params: BoxParams) -> Created:
-    """Add a Part::Box (length × width × height, mm)."""
-    return await _create(client, "box", params)
+OBJECTS = Operation(commands.OBJECT_LIST, query=("offset", "limit", "type", "document"), body=False)
+OBJECT = Operation(commands.OBJECT_GET, path=("name",), query=("document",), body=False)
+DELETE_OBJECT = Operation(commands.OBJECT_DELETE, path=("name",), query=("document",), body=False)
+TRANSFORM = Operation(commands.OBJECT_TRANSFORM, path=("name",))
+EXPORT = Operation(commands.FILE_EXPORT)
+IMPORT = Operation(commands.FILE_IMPORT, query=("document",), fixed={"name": None, "format": None}, body=False)
+DOCUMENTS = Operation(commands.DOCUMENT_LIST, body=False)
+NEW_DOCUMENT = Operation(commands.DOCUMENT_CREATE)
+CLOSE_DOCUMENT = Operation(commands.DOCUMENT_CLOSE, path=("name",), body=False)
+SAVE_DOCUMENT = Operation(commands.DOCUMENT_SAVE)
 
 
-@router.post("/primitives/sphere", name="create_sphere", response_model=Created, status_code=201)
-async def create_sphere(client: FreeCADDep, params: FreeCADSphereParams) -> Created:
-    """Add a Part::Sphere."""
-    return await _create(client, "sphere", params)
+def boolean_body(operation: str) -> Command:
+    """REST's two operands (object1 ∘ object2) for a boolean, and `operation`, which may only repeat the URL's."""
+    host = commands.BOOLEAN_SUBTRACT if operation == "subtract" else commands.BOOLEAN_UNION
+    shared = tuple(param for param in host.params if param.name in ("name", "keep_inputs", "document"))
+    return Command(
+        f"boolean.{operation}",
+        host.description,
+        (
+            Param("object1", Name(), REQUIRED, "the first solid" + (" (cut from)" if operation == "subtract" else "")),
+            Param("object2", Name(), REQUIRED, "the second solid" + (" (removed)" if operation == "subtract" else "")),
+            Param("operation", Choice((operation,)), None, "optional; when given it must match the URL"),
+            *shared,
+        ),
+        rules=(Different("object2 must be a different object from object1", "object1", "object2"),),
+    )
 
 
-@router.post("/primitives/cylinder", name="create_cylinder", response_model=Created, status_code=201)
-async def create_cylinder(client: FreeCADDep, params: FreeCADCylinderParams) -> Created:
-    """Add a Part::Cylinder."""
-    return await _create(client, "cylinder", params)
+BOOLEANS = {operation: Operation(boolean_body(operation)) for operation in ("union", "subtract", "intersect")}
+OPERAND_FIELDS = {"base": "object1", "tool": "object2", "objects[0]": "object1", "objects[1]": "object2"}
 
 
-@router.post("/primitives/cone", name="create_cone", response_model=Created, status_code=201)
-async def create_cone(client: FreeCADDep, params: FreeCADConeParams) -> Created:
-    """Add a Part::Cone."""
-    return await _create(client, "cone", params)
+def _primitive_route(kind: str, summary: str) -> None:
+    operation = Operation(commands.PRIMITIVE_CREATE, fixed={"type": kind})
+
+    async def create(client: FreeCADDep, params: Annotated[Params, Depends(operation.parse)]) -> Created:
+        result = await client.send_command("primitive.create", params)
+        return APIResponse(result=services.created(CreatedFreeCADObject, result, kind))
+
+    create.__doc__ = summary
+    router.post(
+        f"/primitives/{kind}",
+        name=f"create_{kind}",
+        response_model=Created,
+        status_code=201,
+        openapi_extra=operation.openapi(),
+    )(create)
 
 
-@router.post("/primitives/torus", name="create_torus", response_model=Created, status_code=201)
-async def create_torus(client: FreeCADDep, params: FreeCADTorusParams) -> Created:
-    """Add a Part::Torus."""
-    return await _create(client, "torus", params)
+for _kind, _summary in (
+    ("box", "Create a Part::Box (mm)."),
+    ("sphere", "Create a Part::Sphere."),
+    ("cylinder", "Create a Part::Cylinder along Z."),
+    ("cone", "Create a Part::Cone (radius2 > 0 truncates it)."),
+    ("torus", "Create a Part::Torus around Z."),
+):
+    _primitive_route(_kind, _summary)
 
 
-@router.get("/objects", name="list_objects", response_model=APIResponse[ObjectList])
+@router.get(
+    "/objects",
+    name="list_objects",
+    response_model=responds(results.OBJECT_LIST),
+    openapi_extra=OBJECTS.openapi(),
+)
 async def list_objects(
-    client: FreeCADDep,
-    settings: SettingsDep,
-    document: DocumentQuery = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, description="page size, at most BRIDGE3D_MAX_OBJECTS_PER_REQUEST")] = 100,
-    type: Annotated[str | None, Query(max_length=64, description="TypeId, e.g. Part::Box")] = None,  # noqa: A002
-) -> APIResponse[ObjectList]:
-    """List a document's objects, a page at a time."""
-    limits.check_page_size(limit, settings)
-    params = {"offset": offset, "limit": limit, "type": type, "document": document}
-    result = await client.send_command("object.list", {k: v for k, v in params.items() if v is not None})
-    return APIResponse(result=ObjectList.model_validate(result))
+    client: FreeCADDep, params: Annotated[Params, Depends(OBJECTS.parse)], settings: SettingsDep
+) -> Result:
+    """Objects of a document in creation order, a page at a time; `type` filters (Part::Box or box)."""
+    limits.check_page_size(params["limit"], settings)
+    return APIResponse(result=await client.send_command("object.list", params))
 
 
-@router.get("/objects/{name}", name="get_object", response_model=APIResponse[ObjectInfo])
-async def get_object(client: FreeCADDep, name: ObjectName, document: DocumentQuery = None) -> APIResponse[ObjectInfo]:
-    """Placement, bounding box and, for solids, volume, area, centre of mass and validity."""
-    result = await client.send_command("object.get", _with_document({"name": name}, document))
-    return APIResponse(result=ObjectInfo.model_validate(result))
+@router.get("/objects/{name}", name="get_object", response_model=ObjectResult, openapi_extra=OBJECT.openapi())
+async def get_object(client: FreeCADDep, params: Annotated[Params, Depends(OBJECT.parse)]) -> Result:
+    """Placement, bounds, volume, area and centre of mass of one object (by internal Name or Label)."""
+    return APIResponse(result=await client.send_command("object.get", params))
 
 
-@router.delete("/objects/{name}", name="delete_object", response_model=APIResponse[Deleted])
-async def delete_object(client: FreeCADDep, name: ObjectName, document: DocumentQuery = None) -> APIResponse[Deleted]:
-    """Delete an object (one undoable transaction)."""
-    result = await client.send_command("object.delete", _with_document({"name": name}, document))
-    return APIResponse(result=Deleted.model_validate(result))
+@router.delete(
+    "/objects/{name}",
+    name="delete_object",
+    response_model=responds(results.DELETED),
+    openapi_extra=DELETE_OBJECT.openapi(),
+)
+async def delete_object(client: FreeCADDep, params: Annotated[Params, Depends(DELETE_OBJECT.parse)]) -> Result:
+    """Delete an object (409 while a boolean uses it); deleting a boolean shows its operands again."""
+    return APIResponse(result=await client.send_command("object.delete", params))
 
 
-@router.patch("/objects/{name}", name="transform_object", response_model=APIResponse[ObjectInfo])
-async def transform_object(
-    client: FreeCADDep, name: ObjectName, params: FreeCADTransformParams, document: DocumentQuery = None
-) -> APIResponse[ObjectInfo]:
-    """Set (or with `relative`, add to) an object's placement; `document` may be given in the query or the body."""
-    payload = _with_document(params.model_dump(exclude_none=True), params.document or document)
-    if "location" in payload:
-        payload["position"] = payload.pop("location")
-    result = await client.send_command("object.transform", {"name": name, **payload})
-    return APIResponse(result=ObjectInfo.model_validate(result))
+@router.patch(
+    "/objects/{name}", name="transform_object", response_model=ObjectResult, openapi_extra=TRANSFORM.openapi()
+)
+async def transform_object(client: FreeCADDep, params: Annotated[Params, Depends(TRANSFORM.parse)]) -> Result:
+    """Set (or with `relative`, add to) an object's location and rotation (degrees); an empty body changes
+    nothing."""
+    return APIResponse(result=await client.send_command("object.transform", params))
 
 
-async def _boolean(client: FreeCADDep, operation: str, params: BooleanParams) -> Created:
-    if params.operation is not None and params.operation != operation:
-        raise OperationMismatchError(
-            f"operation {params.operation!r} does not match the URL ({operation})",
-            {"field": "operation", "reason": f"must be {operation!r} or omitted"},
+def _boolean_route(operation: str, summary: str) -> None:
+    view = BOOLEANS[operation]
+
+    async def combine(client: FreeCADDep, params: Annotated[Params, Depends(view.parse)]) -> Created:
+        shared = {key: params[key] for key in ("name", "keep_inputs", "document")}
+        operands = (
+            {"base": params["object1"], "tool": params["object2"]}
+            if operation == "subtract"
+            else {"objects": [params["object1"], params["object2"]]}
         )
-    common = _with_document({"keep_inputs": params.keep_inputs, "name": params.name}, params.document)
-    if operation == "subtract":
-        payload = {"base": params.object1, "tool": params.object2, **common}
-    else:
-        payload = {"objects": [params.object1, params.object2], **common}
-    result = await client.send_command(f"boolean.{operation}", {k: v for k, v in payload.items() if v is not None})
-    return APIResponse(result=services.created(result, operation))
+        try:
+            result = await client.send_command(f"boolean.{operation}", {**operands, **shared})
+        except RpcError as exc:
+            # The host names the operands base/tool or objects[i]; this route's caller sent object1 and object2.
+            if isinstance(exc.data, dict) and exc.data.get("field") in OPERAND_FIELDS:
+                exc.data["field"] = OPERAND_FIELDS[exc.data["field"]]
+            raise
+        return APIResponse(result=services.created(CreatedFreeCADObject, result, operation))
+
+    combine.__doc__ = summary
+    router.post(
+        f"/boolean/{operation}",
+        name=f"boolean_{operation}",
+        response_model=Created,
+        status_code=201,
+        openapi_extra=view.openapi(),
+    )(combine)
 
 
-@router.post("/boolean/union", name="boolean_union", response_model=Created, status_code=201)
-async def boolean_union(client: FreeCADDep, params: BooleanParams) -> Created:
-    """object1 ∪ object2 as a new Part::MultiFuse feature; inputs hidden unless `keep_inputs`."""
-    return await _boolean(client, "union", params)
+for _operation, _summary in (
+    ("union", "object1 ∪ object2 as a new Part::MultiFuse feature; inputs hidden unless `keep_inputs`."),
+    ("subtract", "object1 − object2 as a new Part::Cut feature."),
+    ("intersect", "object1 ∩ object2 as a new Part::MultiCommon feature; an empty result is a 409."),
+):
+    _boolean_route(_operation, _summary)
 
 
-@router.post("/boolean/subtract", name="boolean_subtract", response_model=Created, status_code=201)
-async def boolean_subtract(client: FreeCADDep, params: BooleanParams) -> Created:
-    """object1 − object2 as a new Part::Cut feature."""
-    return await _boolean(client, "subtract", params)
-
-
-@router.post("/boolean/intersect", name="boolean_intersect", response_model=Created, status_code=201)
-async def boolean_intersect(client: FreeCADDep, params: BooleanParams) -> Created:
-    """object1 ∩ object2 as a new Part::MultiCommon feature; an empty result is an error."""
-    return await _boolean(client, "intersect", params)
-
-
-@router.post("/export", name="export_shapes", response_model=APIResponse[FileInfo])
+@router.post("/export", name="export_shapes", response_model=APIResponse[FileInfo], openapi_extra=EXPORT.openapi())
 async def export_shapes(
-    client: FreeCADDep, params: FreeCADExportParams, settings: SettingsDep
+    client: FreeCADDep, params: Annotated[Params, Depends(EXPORT.parse)], settings: SettingsDep
 ) -> APIResponse[FileInfo]:
     """Export chosen objects (or all visible solids) as STEP, IGES, STL, OBJ or BREP into the workspace."""
-    limits.check_objects(params.objects, "objects", settings)
-    payload: dict[str, Any] = _with_document({"format": params.format}, params.document)
-    if params.objects is not None:
-        payload["objects"] = params.objects
-    if params.filepath:
-        payload["output"] = params.filepath
-    return APIResponse(result=services.file_info("freecad", await client.send_command("file.export", payload)))
+    limits.check_objects(params["objects"], "objects", settings)
+    return APIResponse(result=services.file_info("freecad", await client.send_command("file.export", params)))
 
 
-@router.post("/import", name="import_file", response_model=Result)
+@router.post(
+    "/import",
+    name="import_file",
+    response_model=responds(results.IMPORTED),
+    openapi_extra=IMPORT.openapi(),
+)
 async def import_file(
-    client: FreeCADDep, file: UploadFile, settings: SettingsDep, document: DocumentQuery = None
+    client: FreeCADDep, file: UploadFile, params: Annotated[Params, Depends(IMPORT.parse)], settings: SettingsDep
 ) -> Result:
-    """Upload a STEP, IGES, STL or BREP file and import it into a document."""
+    """Upload a STEP, IGES, BREP, STL or OBJ file and import it into a document."""
     file_format = services.check_extension(file.filename, IMPORT_FORMATS)
+    await references.check_upload(file, file_format)
     uploaded = await services.upload(client, file, max_bytes=settings.max_upload_bytes)
-    payload = _with_document({"name": uploaded["name"], "format": file_format}, document)
+    payload = {**params, "name": uploaded["name"], "format": file_format}
     return APIResponse(result=await client.send_command("file.import", payload))
 
 
-@router.get("/documents", name="list_documents", response_model=Result)
-async def list_documents(client: FreeCADDep) -> Result:
+@router.get(
+    "/documents",
+    name="list_documents",
+    response_model=responds(results.DOCUMENTS),
+    openapi_extra=DOCUMENTS.openapi(),
+)
+async def list_documents(client: FreeCADDep, params: Annotated[Params, Depends(DOCUMENTS.parse)]) -> Result:
     """Open documents, their object counts and which one is active."""
-    return APIResponse(result=await client.send_command("document.list"))
+    return APIResponse(result=await client.send_command("document.list", params))
 
 
-@router.post("/documents", name="create_document", response_model=Result, status_code=201)
-async def create_document(client: FreeCADDep, params: DocumentCreateParams) -> Result:
+@router.post(
+    "/documents",
+    name="create_document",
+    response_model=responds(results.DOCUMENT),
+    status_code=201,
+    openapi_extra=NEW_DOCUMENT.openapi(),
+)
+async def create_document(client: FreeCADDep, params: Annotated[Params, Depends(NEW_DOCUMENT.parse)]) -> Result:
     """Create a new document and make it active."""
-    return APIResponse(result=await client.send_command("document.create", params.model_dump(exclude_none=True)))
+    return APIResponse(result=await client.send_command("document.create", params))
 
 
-@router.delete("/documents/{name}", name="close_document", response_model=Result)
-async def close_document(client: FreeCADDep, name: ObjectName) -> Result:
+@router.delete(
+    "/documents/{name}",
+    name="close_document",
+    response_model=responds(results.CLOSED),
+    openapi_extra=CLOSE_DOCUMENT.openapi(),
+)
+async def close_document(client: FreeCADDep, params: Annotated[Params, Depends(CLOSE_DOCUMENT.parse)]) -> Result:
     """Close a document without saving."""
-    return APIResponse(result=await client.send_command("document.close", {"name": name}))
+    return APIResponse(result=await client.send_command("document.close", params))
 
 
-@router.post("/documents/save", name="save_document", response_model=APIResponse[FileInfo])
-async def save_document(client: FreeCADDep, params: SaveParams) -> APIResponse[FileInfo]:
+@router.post(
+    "/documents/save", name="save_document", response_model=APIResponse[FileInfo], openapi_extra=SAVE_DOCUMENT.openapi()
+)
+async def save_document(
+    client: FreeCADDep, params: Annotated[Params, Depends(SAVE_DOCUMENT.parse)]
+) -> APIResponse[FileInfo]:
     """Save a document as .FCStd in the workspace; download it from the returned URL."""
-    payload = _with_document({"name": params.filepath} if params.filepath else {}, params.document)
-    return APIResponse(result=services.file_info("freecad", await client.send_command("document.save", payload)))
+    return APIResponse(result=services.file_info("freecad", await client.send_command("document.save", params)))
 
 
-@router.post("/documents/open", name="open_document", response_model=Result)
+@router.post("/documents/open", name="open_document", response_model=responds(results.DOCUMENT))
 async def open_document(client: FreeCADDep, file: UploadFile, settings: SettingsDep) -> Result:
     """Upload a .FCStd file and open it as a document."""
     services.check_extension(file.filename, {".fcstd": "FCSTD"})
     uploaded = await services.upload(client, file, max_bytes=settings.max_upload_bytes)
     return APIResponse(result=await client.send_command("document.open", {"name": uploaded["name"]}))
-
-
-def _with_document(payload: dict[str, Any], document: str | None) -> dict[str, Any]:
-    return {**payload, "document": document} if document else payload
 
 
 add_common_routes(router, "freecad", freecad_client)

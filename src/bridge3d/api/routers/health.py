@@ -9,25 +9,28 @@ from fastapi import APIRouter, Request
 
 from bridge3d import __version__
 from bridge3d.api.clients.base_client import BaseSocketClient
-from bridge3d.api.errors import GatewayError
 from bridge3d.api.models.responses import APIResponse, GatewayHealth, HealthStatus, VersionInfo
+from bridge3d.rpc.client import RpcConnectionError, RpcTimeout
+from bridge3d.rpc.errors import RpcError
 
 router = APIRouter(tags=["health"])
 
 
 async def backend_health(client: BaseSocketClient) -> HealthStatus:
-    """One describe round trip (answered by the host's IO thread, so a busy app still reports)."""
+    """One describe round trip on the client's health connection (never the command pool), answered by the host's
+    IO thread: a host busy with a long command still reports, and says with what since when."""
     started = time.perf_counter()
     try:
-        described = await client.send_command("rpc.describe", timeout=client.settings.connect_timeout * 2)
-    except GatewayError as exc:
-        return HealthStatus(name=client.app_name, reachable=False, error=exc.message)
+        described = await client.describe()
+    except (RpcConnectionError, RpcTimeout, RpcError) as exc:
+        return HealthStatus(name=client.app_name, reachable=False, error=str(exc))
     return HealthStatus(
         name=client.app_name,
         reachable=True,
         app_version=described.get("app_version"),
         busy=described.get("busy"),
         running=described.get("running"),
+        since=described.get("since"),
         round_trip_ms=round((time.perf_counter() - started) * 1000, 3),
     )
 

@@ -11,9 +11,14 @@ import json
 import time
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from bridge3d.api.models.common import Model
+
+class Model(BaseModel):
+    """Client messages refuse unknown fields, as REST bodies do: a typo is an error, not a silent default."""
+
+    model_config = ConfigDict(extra="forbid")
+
 
 MessageId = Annotated[
     str | int,

@@ -18,7 +18,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from bridge3d import __version__
 from bridge3d.api import limits, services
 from bridge3d.api.config import Settings
-from bridge3d.api.errors import GatewayError
+from bridge3d.api.errors import GatewayError, as_gateway_error
+from bridge3d.rpc.client import RpcConnectionError, RpcTimeout
+from bridge3d.rpc.errors import RpcError
 
 from .manager import BackendChannel
 from .messages import (
@@ -41,7 +43,6 @@ logger = logging.getLogger(__name__)
 
 IDLE_CLOSE_CODE = 1000
 TOO_SLOW_CLOSE_CODE = 1013  # "try again later": the client did not read its messages fast enough
-CANCEL_TIMEOUT = 5.0
 
 
 @dataclass
@@ -236,7 +237,7 @@ class Session:
             started = time.perf_counter()
 
         try:
-            outcome = await services.execute(self.client, message.code, timeout, on_start=on_start)
+            outcome = await services.execute(self.client, {"code": message.code}, timeout, on_start=on_start)
             self.send(
                 result_message(
                     message.id,
@@ -250,8 +251,10 @@ class Session:
         except asyncio.CancelledError:
             if execution.cancel_requested:
                 self.send(error_message("CANCELLED", "Cancelled before it started", {}, message.id))
-        except GatewayError as exc:
-            self.send(error_message(exc.code, exc.message, exc.details, message.id))
+        except (GatewayError, RpcConnectionError, RpcTimeout, RpcError) as exc:
+            error = as_gateway_error(exc)
+            assert error is not None
+            self.send(error_message(error.code, error.message, error.details, message.id))
         finally:
             self._executions.pop(message.id, None)
 
@@ -272,9 +275,9 @@ class Session:
     async def _interrupt_running(self, execution: Execution) -> None:
         """Ask the host to interrupt the running script; its execute then answers CANCELLED."""
         try:
-            outcome = await self.client.send_command("rpc.cancel", timeout=CANCEL_TIMEOUT)
-        except GatewayError as exc:
-            outcome = {"cancelled": False, "reason": exc.message}
+            outcome = await self.client.cancel()
+        except (RpcConnectionError, RpcTimeout, RpcError) as exc:
+            outcome = {"cancelled": False, "reason": str(exc)}
         if not outcome.get("cancelled") and execution.message_id in self._executions:
             self.send(
                 error_message(

@@ -1,0 +1,53 @@
+"""The workspace file methods both host servers have (answered on the IO thread: they touch no application data)."""
+
+from __future__ import annotations
+
+from ..rpc.workspace import DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES
+from . import results as r
+from .schema import REQUIRED, Boolean, Command, Field, FileName, Integer, Param, Shape, Text
+
+NAME = Param("name", FileName(), REQUIRED, "a file in the workspace")
+OFFSET = Param("offset", Integer(minimum=0), 0, "byte offset")
+
+FILE_LIST = Command(
+    "file.list",
+    "The regular files of the workspace (renders, exports, saves, uploads).",
+    result=Shape("Files", (Field("files", "array", "{name, size} each", items="object"),)),
+    batch=False,
+    main_thread=False,
+)
+FILE_READ = Command(
+    "file.read",
+    "One chunk of a workspace file, base64.",
+    (NAME, OFFSET, Param("length", Integer(minimum=1, maximum=MAX_CHUNK_BYTES), DEFAULT_CHUNK_BYTES, "bytes at most")),
+    Shape(
+        "FileChunk",
+        (
+            Field("name", "string"),
+            Field("size", "integer"),
+            Field("offset", "integer"),
+            Field("data", "string"),
+            Field("eof", "boolean"),
+        ),
+    ),
+    batch=False,
+    main_thread=False,
+)
+FILE_WRITE = Command(
+    "file.write",
+    "Append one base64 chunk to an upload; the final one moves the file into place.",
+    (
+        NAME,
+        Param("data", Text(max_length=(MAX_CHUNK_BYTES + 2) // 3 * 4), REQUIRED, "the chunk, base64"),
+        Param("offset", Integer(minimum=0), 0, "0 to start, the bytes written so far to continue"),
+        Param("final", Boolean(), True, "the last chunk"),
+    ),
+    Shape("Written", (Field("name", "string"), Field("size", "integer"), Field("complete", "boolean"))),
+    batch=False,
+    main_thread=False,
+)
+FILE_DELETE = Command(
+    "file.delete", "Delete a workspace file.", (NAME,), r.DELETED, mutating=True, batch=False, main_thread=False
+)
+
+COMMANDS: dict[str, Command] = {command.name: command for command in (FILE_LIST, FILE_READ, FILE_WRITE, FILE_DELETE)}
