@@ -2,6 +2,7 @@
 # Install everything bridge3d needs on a Debian machine. Safe to run again: it only adds what is missing.
 #   Debian packages: FreeCAD (headless module + GUI), Blender 3.4 GUI (for the add-on test), Xvfb, Chromium
 #   Python: a venv in .venv with the pinned lock (requirements.txt, includes bpy 5.0.1) and bridge3d itself
+#   three.js for the live viewer (/viewer): npm ci from viewer/package-lock.json, the few files it needs copied in
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ APT_PACKAGES=(python3-venv freecad-python3 xvfb xauth wrk)  # wrk: the load gene
 if [ "${BRIDGE3D_SKIP_GUI_APPS:-0}" != 1 ]; then
   APT_PACKAGES+=(blender freecad chromium)
 fi
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)  # any npm will do (e.g. NodeSource's nodejs has one)
 
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
@@ -49,4 +51,29 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
 else
   say "Python packages up to date (.venv)"
 fi
+# three.js for /viewer: installed from the pinned lock into viewer/node_modules (again only when the lock changes),
+# then exactly the files the page imports, with three.js's licence, copied into the package (gitignored).
+THREE_FILES=(LICENSE build/three.module.js build/three.core.js examples/jsm/controls/OrbitControls.js
+  examples/jsm/loaders/GLTFLoader.js examples/jsm/utils/BufferGeometryUtils.js examples/jsm/utils/SkeletonUtils.js)
+THREE_VENDOR=src/bridge3d/api/viewer/static/vendor/three
+npm_stamp=viewer/node_modules/.bridge3d-lock.sha256
+npm_wanted=$(cat viewer/package.json viewer/package-lock.json | sha256sum | cut -d' ' -f1)
+if [ ! -f "$npm_stamp" ] || [ "$(cat "$npm_stamp")" != "$npm_wanted" ]; then
+  say "installing three.js for the viewer (npm ci in viewer/)"
+  (cd viewer && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$npm_wanted" > "$npm_stamp"
+fi
+copied=0
+for file in "${THREE_FILES[@]}"; do
+  if ! cmp -s "viewer/node_modules/three/$file" "$THREE_VENDOR/$file"; then
+    install -D -m 0644 "viewer/node_modules/three/$file" "$THREE_VENDOR/$file"
+    copied=$((copied + 1))
+  fi
+done
+if [ "$copied" -gt 0 ]; then
+  say "copied $copied three.js file(s) into $THREE_VENDOR"
+else
+  say "three.js for the viewer up to date ($(node -p 'require("./viewer/node_modules/three/package.json").version'))"
+fi
+
 say "ready: $(.venv/bin/python -c 'import bpy, bridge3d; print("bridge3d", bridge3d.__version__, "/ Blender", bpy.app.version_string)')"

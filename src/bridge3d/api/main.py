@@ -27,7 +27,7 @@ from .errors import install_error_handlers
 from .limits import apply_limits
 from .middleware import SecurityMiddleware, UnsafeBindError, refuse_unsafe_bind
 from .models.responses import ErrorResponse
-from .routers import blender, freecad, health
+from .routers import blender, freecad, health, viewer
 from .websocket import handler as websocket_handler
 from .websocket.manager import ConnectionManager
 
@@ -178,6 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(blender.router, dependencies=protected, responses=ERROR_RESPONSES)
     app.include_router(freecad.router, dependencies=protected, responses=ERROR_RESPONSES)
     app.include_router(websocket_handler.router)  # checks the key and Origin itself, at the handshake
+    app.include_router(viewer.build_router(protected))  # /viewer is open like /docs, view.glb is protected
     app.openapi = functools.partial(openapi_with_limits, app, settings)  # type: ignore[method-assign]
     return app
 

@@ -23,6 +23,7 @@ from .events import EventHub
 from .fileio import FileCommands
 from .objects import ObjectCommands
 from .scene import SceneCommands
+from .view import view_glb
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ class BlenderHost:
                 "file.export": files.file_export,
                 "file.import": files.file_import,
                 "code.execute": self.code_execute,
+                "view.glb": view_glb,  # the live viewer's scene (docs/VIEWER.md)
                 # Workspace file IO touches no Blender data: it runs on the IO thread and answers during a render.
                 **self.workspace.handlers(),
             },

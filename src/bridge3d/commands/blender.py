@@ -273,6 +273,14 @@ CODE_EXECUTE = Command(
     cancellable=True,
 )
 
+VIEW_GLB = Command(
+    "view.glb",
+    "The scene (or the named objects) as binary glTF, inline, for the viewer; no file is written.",
+    (Param("objects", NameList(min_items=0), None, "object names; all when omitted; absent ones are listed"),),
+    r.SCENE_VIEW,
+    batch=False,
+)
+
 COMMANDS: dict[str, Command] = {
     command.name: command
     for command in (
@@ -295,5 +303,6 @@ COMMANDS: dict[str, Command] = {
         FILE_EXPORT,
         FILE_IMPORT,
         CODE_EXECUTE,
+        VIEW_GLB,
     )
 }

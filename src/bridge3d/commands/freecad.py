@@ -241,6 +241,14 @@ CODE_EXECUTE = Command(
     cancellable=True,
 )
 
+VIEW_GLB = Command(
+    "view.glb",
+    "A document's visible shapes (or the named objects) tessellated into binary glTF, inline, for the viewer.",
+    (Param("objects", NameList(min_items=0), None, "object names; all when omitted; absent ones are listed"), DOCUMENT),
+    r.SCENE_VIEW,
+    batch=False,
+)
+
 COMMANDS: dict[str, Command] = {
     command.name: command
     for command in (
@@ -263,5 +271,6 @@ COMMANDS: dict[str, Command] = {
         FILE_EXPORT,
         FILE_IMPORT,
         CODE_EXECUTE,
+        VIEW_GLB,
     )
 }

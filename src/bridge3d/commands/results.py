@@ -101,3 +101,14 @@ EXECUTED = Shape(
         Field("result", "any", "the value of the variable `result` (JSON), or its repr", required=False),
     ),
 )
+SCENE_VIEW = Shape(
+    "SceneView",
+    (
+        Field("glb", "string", "the scene as binary glTF, base64"),
+        Field("size", "integer", "bytes of the GLB"),
+        Field("objects", "array", "each shown object's name, type and details", items="object"),
+        Field("missing", "array", "asked-for names that are not there", items="string"),
+        Field("up", "string", "the up axis of the coordinates (Z)"),
+        Field("units", "string", "m (Blender) or mm (FreeCAD)"),
+    ),
+)

@@ -18,7 +18,7 @@ from ..rpc.dispatcher import Registry
 from ..rpc.execution import run_user_code
 from ..rpc.server import HostServer
 from ..rpc.workspace import Workspace
-from . import APP_NAME
+from . import APP_NAME, view
 from .appdoc import documents as open_documents
 from .appdoc import find_document, gui_up
 from .booleans import BooleanCommands
@@ -117,6 +117,7 @@ class FreeCADHost:
             "file.export": files.export_file,
             "file.import": files.import_file,
             "code.execute": self.code_execute,
+            "view.glb": view.view_glb,
         }
         flushing = {name: self._flushing(handler) for name, handler in handlers.items()}
         commands.register(registry, APP_NAME, {**flushing, **self.workspace.handlers()})
