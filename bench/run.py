@@ -1,6 +1,6 @@
 """The benchmark suite: every figure of the gateway against its target, side by side in one run.
 
-    .venv/bin/python bench/run.py                 # the full sizes (about 3 minutes)
+    .venv/bin/python bench/run.py                 # the full sizes (about 75 s on a quiet machine)
     .venv/bin/python bench/run.py --tiny          # seconds; what the test suite runs
     .venv/bin/python bench/run.py --only overhead --only render --json out.json
 
@@ -24,6 +24,7 @@ import traceback
 from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
+from typing import TypedDict
 
 import bridge3d
 from figures import FIGURES, FULL, TINY
@@ -40,7 +41,14 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def machine() -> dict[str, object]:
+class Machine(TypedDict):
+    cpus: int | None
+    load_average: list[float]
+    python: str
+    bridge3d: str
+
+
+def machine() -> Machine:
     return {
         "cpus": os.cpu_count(),
         "load_average": [round(load, 2) for load in os.getloadavg()],

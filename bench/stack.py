@@ -121,7 +121,7 @@ class Stack:
             self._gateway.process if self._gateway else None,
             self._fake_host,
         ]
-        return [{"pid": p.pid, "command": " ".join(map(str, p.args))} for p in started if p is not None]
+        return [{"pid": p.pid, "command": command_line(p)} for p in started if p is not None]
 
     def close(self) -> None:
         for close in self._closers:
@@ -135,6 +135,14 @@ class Stack:
         if self._fake_host is not None:
             stop_process(self._fake_host)
         self._tmp.cleanup()
+
+
+def command_line(process: subprocess.Popen[bytes]) -> str:
+    """The process's arguments joined by spaces, as /proc/<pid>/cmdline reads with its NULs made spaces."""
+    args = process.args
+    if isinstance(args, (list, tuple)):
+        return " ".join(str(arg) for arg in args)
+    return str(args)
 
 
 def wait_for_ping(port: int, timeout: float = 30.0) -> None:

@@ -91,38 +91,45 @@ def measure(stack: Stack, browser: Browser, objects: int, repeat: int) -> None:
     ]
     report("first load", loads)
 
-    moves, creates, deletes, reloads, frames = [], [], [], [], []
+    moves: list[float] = []
+    creates: list[float] = []
+    deletes: list[float] = []
+    reloads: list[float] = []
+    frames: list[float] = []
     for run in range(repeat):
-        name, z = f"C{(run * 37) % objects:04d}", 50.0 + run
-        moves.append(
-            timed(
-                lambda name=name, z=z: http.call("PATCH", f"{B}/objects/{name}", {"location": [0, 0, z]}),
-                lambda name=name, z=z: (
-                    (browser.evaluate(f"window.bridge3dViewer.position('{name}')") or [0, 0, 0])[2] > z - 0.01
-                ),
-            )
-        )
-        extra = f"Extra{run}"
-        creates.append(
-            timed(
-                lambda extra=extra: http.call("POST", B + "/primitives/cube", {"name": extra, "location": [-5, 0, 0]}),
-                lambda extra=extra: browser.evaluate(f"window.bridge3dViewer.shown().includes('{extra}')"),
-            )
-        )
-        deletes.append(
-            timed(
-                lambda extra=extra: http.call("DELETE", f"{B}/objects/{extra}"),
-                lambda extra=extra: not browser.evaluate(f"window.bridge3dViewer.names().includes('{extra}')"),
-            )
-        )
+        name, z, extra = f"C{(run * 37) % objects:04d}", 50.0 + run, f"Extra{run}"
+
+        def move(name: str = name, z: float = z) -> None:
+            http.call("PATCH", f"{B}/objects/{name}", {"location": [0, 0, z]})
+
+        def moved(name: str = name, z: float = z) -> bool:
+            position = browser.evaluate(f"window.bridge3dViewer.position('{name}')") or [0, 0, 0]
+            return bool(position[2] > z - 0.01)
+
+        def create(extra: str = extra) -> None:
+            http.call("POST", B + "/primitives/cube", {"name": extra, "location": [-5, 0, 0]})
+
+        def created(extra: str = extra) -> bool:
+            return bool(browser.evaluate(f"window.bridge3dViewer.shown().includes('{extra}')"))
+
+        def delete(extra: str = extra) -> None:
+            http.call("DELETE", f"{B}/objects/{extra}")
+
+        def deleted(extra: str = extra) -> bool:
+            return not browser.evaluate(f"window.bridge3dViewer.names().includes('{extra}')")
+
+        def reload() -> None:
+            browser.evaluate("document.getElementById('reload').click()")
+
+        moves.append(timed(move, moved))
+        creates.append(timed(create, created))
+        deletes.append(timed(delete, deleted))
         before = browser.evaluate("window.bridge3dViewer.updates()")
-        reloads.append(
-            timed(
-                lambda: browser.evaluate("document.getElementById('reload').click()"),
-                lambda before=before: browser.evaluate("window.bridge3dViewer.updates()") > before,
-                timeout=120,
-            )
-        )
+
+        def reloaded(before: int = before) -> bool:
+            return bool(browser.evaluate("window.bridge3dViewer.updates()") > before)
+
+        reloads.append(timed(reload, reloaded, timeout=120))
         frames.append(browser.evaluate("window.bridge3dViewer.frameMs()") / 1000)
     report("transform", moves)
     report("create", creates)

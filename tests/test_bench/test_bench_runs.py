@@ -14,7 +14,7 @@ from backends import Backend
 
 FIGURES = [
     "gateway overhead",
-    "pooled vs per-call (no-op)",
+    "pooled vs per-call (100 KB reply)",
     "pooled vs per-call (5 MB reply)",
     "concurrency",
     "memory",

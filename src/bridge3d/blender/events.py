@@ -49,8 +49,11 @@ class EventHub:
             self.server.publish(topic, data)
 
     def object_event(self, topic: str, obj: Any, **extra: Any) -> None:
-        self.touched.add(obj.name)
-        self.publish(topic, {"name": obj.name, "type": obj.type, "source": "command", **extra})
+        name = obj.name
+        self.touched.add(name)
+        # The payload's bpy reads are skipped when no connection subscribed (a batch creates thousands of objects).
+        if self.server is not None and self.server.listening:
+            self.server.publish(topic, {"name": name, "type": obj.type, "source": "command", **extra})
 
     # ------------------------------------------------------------ app handlers
     def install(self) -> None:

@@ -43,16 +43,40 @@ class ObjectCommands:
         scale: tuple[float, float, float],
         **sizes: Any,
     ) -> dict[str, Any]:
-        obj_name = name or type.capitalize()
+        obj = self._new_primitive(type, name, location, rotation, scale, sizes)
+        return object_info(obj, visible=True)
+
+    def primitive_create_compact(
+        self,
+        type: str,  # noqa: A002 - public param name
+        name: str | None,
+        location: tuple[float, float, float],
+        rotation: tuple[float, float, float],
+        scale: tuple[float, float, float],
+        **sizes: Any,
+    ) -> dict[str, Any]:
+        """primitive.create as a batch step reports it unless `full`: only the name (the ObjectInfo is not built)."""
+        return {"name": self._new_primitive(type, name, location, rotation, scale, sizes).name}
+
+    def _new_primitive(
+        self,
+        kind: str,
+        name: str | None,
+        location: tuple[float, float, float],
+        rotation: tuple[float, float, float],
+        scale: tuple[float, float, float],
+        sizes: dict[str, Any],
+    ) -> Any:
+        obj_name = name or kind.capitalize()
         mesh = bpy.data.meshes.new(obj_name)
-        self._templates.to_mesh(type, sizes, mesh)
+        self._templates.to_mesh(kind, sizes, mesh)
         obj = bpy.data.objects.new(obj_name, mesh)
         obj.location = location
         obj.rotation_euler = radians(rotation)
         obj.scale = scale
         scene().collection.objects.link(obj)
-        self.hub.object_event("object.created", obj, primitive=type)
-        return object_info(obj, visible=True)
+        self.hub.object_event("object.created", obj, primitive=kind)
+        return obj
 
     # ------------------------------------------------------------ object.*
     def object_list(self, offset: int, limit: int, type: str | None, name_contains: str | None) -> dict[str, Any]:  # noqa: A002

@@ -102,4 +102,5 @@ class BlenderHost:
                 **self.workspace.handlers(),
             },
         )
+        registry.add_compact("primitive.create", objects.primitive_create_compact)
         return registry

@@ -187,6 +187,11 @@ class HostServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    @property
+    def listening(self) -> bool:
+        """Whether any connection subscribed to events: a publisher may skip building events nobody receives."""
+        return bool(self._subscribers)
+
     def publish(self, topic: str, data: dict[str, Any] | None = None) -> None:
         """Send an event notification to every connection subscribed to ``topic`` (any thread)."""
         loop = self._loop

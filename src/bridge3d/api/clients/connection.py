@@ -21,6 +21,19 @@ from bridge3d.rpc.protocol import FRAME_DELIMITER, encode_frame, request_message
 NotificationHandler = Callable[[dict[str, Any]], None]
 
 
+def encode_request(message: dict[str, Any]) -> bytes:
+    """One request frame: the same JSON values as rpc.protocol.encode_frame, written by pydantic's encoder, which
+    takes a third of json.dumps's time (a 10,000-step batch is a 1.5 MB frame).
+
+    That encoder writes NaN and infinities as the bare constants NaN and Infinity where encode_frame refuses them;
+    a frame that may hold one (the words can also be inside a string) is encoded by encode_frame, which raises.
+    """
+    frame = pydantic_core.to_json(message)
+    if b"NaN" in frame or b"Infinity" in frame:
+        return encode_frame(message)
+    return frame + FRAME_DELIMITER
+
+
 class Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, backend: str) -> None:
         self._reader = reader
@@ -85,8 +98,9 @@ class Connection:
 
     async def send_command(self, method: str, params: dict[str, Any] | None = None) -> int:
         request_id = next(self._ids)
+        frame = encode_request(request_message(method, params, request_id))
         try:
-            self._writer.write(encode_frame(request_message(method, params, request_id)))
+            self._writer.write(frame)
             await self._writer.drain()
         except (OSError, RuntimeError) as exc:
             self.broken = True
