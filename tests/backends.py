@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,9 +73,15 @@ class Backend:
 
 
 def start_backend(
-    app: str, tmp_dir: Path, *, port: int | None = None, token: str | None = None, timeout: float = 90.0
+    app: str,
+    tmp_dir: Path,
+    *,
+    port: int | None = None,
+    token: str | None = None,
+    timeout: float = 90.0,
+    options: Sequence[str] = (),
 ) -> Backend:
-    """Start ``python -m bridge3d.<app>`` and wait until rpc.ping answers."""
+    """Start ``python -m bridge3d.<app>`` (with host-server ``options``) and wait until rpc.ping answers."""
     port = port or free_port()
     token = token or secrets.token_hex(16)
     workspace = tmp_dir / f"{app}-workspace"
@@ -92,6 +99,7 @@ def start_backend(
         str(token_fd),
         "--workspace",
         str(workspace),
+        *options,
     ]
     try:
         with log_path.open("wb") as log:

@@ -10,9 +10,13 @@ from typing import Any
 from bridge3d.rpc import HostServer, Registry, ServerConfig
 from bridge3d.rpc.execution import run_user_code
 
+GATE_TIMEOUT = 120.0  # test.block gives up after this long, so a test that fails never leaves the pump stuck
 
-def build_registry() -> Registry:
+
+def build_registry(gate: threading.Event | None = None) -> Registry:
+    """The test methods; ``test.block`` holds the main thread until ``gate`` is set (or GATE_TIMEOUT passes)."""
     registry = Registry()
+    gate = gate or threading.Event()
 
     def echo(value: Any = None) -> Any:
         """Return the value unchanged."""
@@ -26,6 +30,10 @@ def build_registry() -> Registry:
         """Block the main thread."""
         time.sleep(seconds)
         return "slept"
+
+    def block() -> str:
+        """Block the main thread until the test opens the gate: as long as the test needs, however slow the machine."""
+        return "released" if gate.wait(GATE_TIMEOUT) else "gate timeout"
 
     def blob(size: int) -> str:
         """A string of ``size`` characters."""
@@ -41,6 +49,7 @@ def build_registry() -> Registry:
     registry.add("test.echo", echo)
     registry.add("test.add", add)
     registry.add("test.sleep", sleep)
+    registry.add("test.block", block)
     registry.add("test.blob", blob)
     registry.add("test.noop", noop)
     registry.add("test.fail", fail)
@@ -69,13 +78,15 @@ class InProcessHost:
             hello_timeout=hello_timeout,
             max_connections=max_connections,
         )
-        self.server = HostServer(build_registry(), config)
+        self.gate = threading.Event()  # test.block returns once this is set
+        self.server = HostServer(build_registry(self.gate), config)
         self.server.start()
         self.port = self.server.port
         self._pump = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._pump.start()
 
     def stop(self) -> None:
+        self.gate.set()  # a blocked test.block would hold the pump thread
         self.server.stop()
 
 

@@ -22,7 +22,8 @@ def test_code_execute_result_and_stdout(bl: RpcClient) -> None:
             "'vec': list(mathutils.Vector((1, 2, 3)) * 2)}\nbm.free()"
         },
     )
-    assert out["stdout"].startswith("hello ") and out["stderr"] == "warn\n"
+    version = bl.call("scene.info", {})["blender_version"]
+    assert out["stdout"] == f"hello {version}\n" and out["stderr"] == "warn\n"
     assert out["result"] == {"verts": 8, "vec": [2.0, 4.0, 6.0]}
     assert bl.call("code.execute", {"code": "result = D.objects"})["result"].startswith("<bpy_collection")  # repr()
     assert bl.call("code.execute", {"code": "x = 1"})["result"] is None

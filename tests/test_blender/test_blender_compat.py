@@ -51,10 +51,16 @@ def test_exporter_table(fmt: str, version: compat.Version, op: str, selection: s
     assert compat.exporter("BLEND", version) is None and compat.importer("BLEND", version) is None
 
 
-def test_importer_table_and_extensions() -> None:
-    assert compat.importer("STL", (3, 4, 1)).op == "import_mesh.stl"
-    assert compat.importer("STL", (5, 0, 1)).op == "wm.stl_import"
-    assert compat.importer("PLY", (3, 4, 1)).op == "import_mesh.ply"
+@pytest.mark.parametrize(
+    ("fmt", "version", "op"),
+    [("STL", (3, 4, 1), "import_mesh.stl"), ("STL", (5, 0, 1), "wm.stl_import"), ("PLY", (3, 4, 1), "import_mesh.ply")],
+)
+def test_importer_table(fmt: str, version: compat.Version, op: str) -> None:
+    io = compat.importer(fmt, version)
+    assert io is not None and io.op == op
+
+
+def test_gltf_exporter_and_extensions() -> None:
     gltf = compat.exporter("GLTF", (5, 0, 0))
     assert gltf is not None and gltf.kwargs == {"export_format": "GLTF_SEPARATE"}
     assert compat.format_from_extension("A.GLB") == "GLB"

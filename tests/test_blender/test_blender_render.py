@@ -47,6 +47,7 @@ def test_each_engine_renders_a_real_image(bl: RpcClient, tmp_path: Path, engine:
     assert result["name"] == f"shot-{engine}.png" and result["format"] == "PNG"
     assert (result["width"], result["height"], result["engine"]) == (W, H, engine)
     assert result["camera"] == "Cam" and result["camera_added"] is False and result["seconds"] >= 0
+    assert result["light_added"] is False  # the stage has its sun
     image = check_image(fetch(bl, result["name"], tmp_path), (W, H))
     assert result["size"] == (tmp_path / result["name"]).stat().st_size
     # The red cube is in the middle of the frame: some pixel there is clearly red.
@@ -73,6 +74,23 @@ def test_camera_is_added_when_the_scene_has_none(bl: RpcClient, tmp_path: Path) 
     # The second render reuses that camera.
     again = bl.call("render.image", {"engine": "WORKBENCH", "resolution": [W, H], "samples": 1})
     assert again["camera_added"] is False and again["camera"] == result["camera"]
+
+
+@pytest.mark.parametrize("engine", ["WORKBENCH", "CYCLES", "EEVEE"])
+def test_an_empty_scene_renders_with_an_added_camera_and_light(bl: RpcClient, tmp_path: Path, engine: str) -> None:
+    """A new scene is empty: the first render adds a camera and, for the engines that light with lights, a sun
+    (Workbench has its own studio light). Both stay, and the next render adds nothing."""
+    bl.call("primitive.create", {"type": "cube"})
+    lit = engine != "WORKBENCH"
+    result = bl.call("render.image", {"engine": engine, "resolution": [W, H], "samples": 4})
+    assert (result["camera_added"], result["light_added"]) == (True, lit)
+    assert bl.call("object.list", {"type": "LIGHT"})["total"] == int(lit)
+    image = check_image(fetch(bl, result["name"], tmp_path), (W, H))
+    # The default grey cube, lit: its brightest face is far above the dim default world behind it.
+    extrema = ImageStat.Stat(image).extrema
+    assert max(high for _, high in extrema) > 140, extrema
+    again = bl.call("render.image", {"engine": engine, "resolution": [W, H], "samples": 1})
+    assert (again["camera_added"], again["light_added"]) == (False, False)
 
 
 def test_render_with_named_camera_and_other_formats(bl: RpcClient, tmp_path: Path) -> None:

@@ -31,7 +31,8 @@ class Doc:
         return self.client.call(method, {"document": self.name, **(params or {})}, **kwargs)
 
     def create(self, kind: str, **params: Any) -> dict[str, Any]:
-        return self.call("primitive.create", {"type": kind, **params})
+        info: dict[str, Any] = self.call("primitive.create", {"type": kind, **params})
+        return info
 
 
 @pytest.fixture

@@ -84,12 +84,15 @@ def test_missing_and_non_solid_operands(doc: Doc) -> None:
     with pytest.raises(Conflict) as conflict:
         doc.call("boolean.intersect", {"objects": ["Folder", box["name"]]})
     assert conflict.value.data["field"] == "objects[0]"
-    with pytest.raises(InvalidParams):
-        doc.call("boolean.union", {"objects": [box["name"]]})
-    with pytest.raises(InvalidParams):
-        doc.call("boolean.union", {"objects": [box["name"], box["name"]]})
-    with pytest.raises(InvalidParams):
-        doc.call("boolean.subtract", {"base": box["name"], "tool": box["name"]})
+    for method, params, field, reason in (
+        ("boolean.union", {"objects": [box["name"]]}, "objects", "needs at least 2 names"),
+        ("boolean.union", {"objects": [box["name"], box["name"]]}, "objects", "must not name an object twice"),
+        ("boolean.subtract", {"base": box["name"], "tool": box["name"]}, "tool", "must differ from base"),
+    ):
+        with pytest.raises(InvalidParams) as invalid:
+            doc.call(method, params)
+        assert (invalid.value.data["field"], invalid.value.data["reason"]) == (field, reason)
+    assert names(doc) == [box["name"], "Ring", "Folder"]  # nothing was added by the refused booleans
     assert doc.client.call("rpc.ping")["pong"] is True
 
 
@@ -112,3 +115,26 @@ def test_result_follows_a_moved_operand(doc: Doc) -> None:
     assert cut["volume"] == pytest.approx(500, rel=REL)
     doc.call("object.transform", {"name": tool["name"], "position": [8, 0, 0]})
     assert doc.call("object.get", {"name": cut["name"]})["volume"] == pytest.approx(800, rel=REL)
+
+
+def test_deleting_a_boolean_shows_the_operands_nothing_else_uses(doc: Doc) -> None:
+    """As FreeCAD's GUI does, the operands of a deleted boolean are shown again; one that another boolean still
+    uses stays hidden (that boolean stands for it), and undoing the delete hides them once more."""
+
+    def visible(name: str) -> bool:
+        return bool(doc.call("object.get", {"name": name})["visible"])
+
+    a = doc.create("box", length=10, width=10, height=10)["name"]
+    b = doc.create("sphere", radius=3, position=[5, 5, 5])["name"]
+    c = doc.create("box", length=10, width=10, height=10, position=[5, 0, 0])["name"]
+    cut = doc.call("boolean.subtract", {"base": a, "tool": b})["name"]
+    fused = doc.call("boolean.union", {"objects": [a, c]})["name"]
+    assert not any(visible(name) for name in (a, b, c))
+    assert doc.call("object.delete", {"name": cut}) == {"name": cut, "deleted": True, "shown": [b]}
+    assert (visible(a), visible(b), visible(c)) == (False, True, False)
+    assert doc.call("object.delete", {"name": fused}) == {"name": fused, "deleted": True, "shown": [a, c]}
+    assert visible(a) and visible(c)
+    doc.call("document.undo")
+    assert doc.call("object.get", {"name": fused})["visible"] is True
+    assert not visible(a) and not visible(c)
+    assert names(doc) == [a, b, c, fused]

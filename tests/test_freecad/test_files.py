@@ -7,21 +7,16 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
-import trimesh
 
 from backends import Backend
 from bridge3d.rpc.errors import Conflict, InvalidParams, NotFound, Unsupported
+from meshes import load_mesh
 
 from .conftest import Doc
 
 REL = 1e-6
-
-
-def load_mesh(path: Path) -> trimesh.Trimesh:
-    mesh = trimesh.load(path, force="mesh")
-    assert isinstance(mesh, trimesh.Trimesh)
-    return mesh
 
 
 def fetch(doc: Doc, name: str, tmp_path: Path) -> Path:
@@ -39,37 +34,57 @@ def fetch(doc: Doc, name: str, tmp_path: Path) -> Path:
     return local
 
 
+PLATE_VOLUME = 10 * 8 * 6 - math.pi * 2**2 * 6  # a 10 x 8 x 6 block with a radius-2 hole through its height
+
+
 def cut_part(doc: Doc) -> dict[str, Any]:
     box = doc.create("box", length=10, width=8, height=6)
     hole = doc.create("cylinder", radius=2, height=20, position=[5, 4, -5])
-    return doc.call("boolean.subtract", {"base": box["name"], "tool": hole["name"], "name": "Plate"})
+    plate: dict[str, Any] = doc.call("boolean.subtract", {"base": box["name"], "tool": hole["name"], "name": "Plate"})
+    return plate
 
 
-def test_step_export_reimports_with_same_volume(doc: Doc) -> None:
+def workspace_size(backend: Backend, name: str) -> int:
+    return (backend.workspace / name).stat().st_size
+
+
+def test_step_export_reimports_with_same_volume(doc: Doc, freecad_backend: Backend) -> None:
     part = cut_part(doc)
-    expected = 480 - math.pi * 4 * 6
-    assert part["volume"] == pytest.approx(expected, rel=REL)
+    assert part["volume"] == pytest.approx(PLATE_VOLUME, rel=REL)
     exported = doc.call("file.export", {"format": "STEP", "output": "plate"})
-    assert exported["name"] == "plate.step"
-    assert exported["format"] == "STEP"
-    assert exported["objects"] == ["Plate"]  # only the visible solid; the hidden operands are not exported
-    assert exported["size"] > 1000
+    # Only the visible solid; the hidden operands are not exported.
+    assert exported == {
+        "name": "plate.step",
+        "size": workspace_size(freecad_backend, "plate.step"),
+        "format": "STEP",
+        "objects": ["Plate"],
+        "document": doc.name,
+    }
     imported = doc.call("file.import", {"name": "plate.step"})
     assert imported["format"] == "STEP"
-    assert len(imported["objects"]) == 1
-    info = doc.call("object.get", {"name": imported["objects"][0]})
-    assert info["volume"] == pytest.approx(expected, rel=REL)
+    (name,) = imported["objects"]
+    info = doc.call("object.get", {"name": name})
+    assert info["volume"] == pytest.approx(PLATE_VOLUME, rel=REL)
+    assert (info["solids"], info["valid"]) == (1, True)
+    assert info["bounds"]["min"] == pytest.approx([0, 0, 0], abs=1e-6)
     assert info["bounds"]["max"] == pytest.approx([10, 8, 6], abs=1e-6)
 
 
 @pytest.mark.parametrize(("fmt", "ext"), [("IGES", ".iges"), ("BREP", ".brep")])
-def test_iges_and_brep_round_trip(doc: Doc, fmt: str, ext: str) -> None:
-    sphere = doc.create("sphere", radius=4)
+def test_iges_and_brep_round_trip(doc: Doc, freecad_backend: Backend, fmt: str, ext: str) -> None:
+    sphere = doc.create("sphere", radius=4, position=[1, 2, 3])
     exported = doc.call("file.export", {"format": fmt.lower(), "objects": [sphere["name"]]})
-    assert exported["name"].endswith(ext)
+    assert exported["name"].endswith(ext) and (exported["format"], exported["objects"]) == (fmt, [sphere["name"]])
+    assert exported["size"] == workspace_size(freecad_backend, exported["name"])
     imported = doc.call("file.import", {"name": exported["name"]})
-    info = doc.call("object.get", {"name": imported["objects"][0]})
-    assert info["volume"] == pytest.approx(4 / 3 * math.pi * 64, rel=1e-5)
+    (name,) = imported["objects"]
+    info = doc.call("object.get", {"name": name})
+    assert info["volume"] == pytest.approx(4 / 3 * math.pi * 4**3, rel=1e-5)
+    assert info["center_of_mass"] == pytest.approx([1, 2, 3], abs=1e-6)
+
+
+SPHERE_VOLUME = 4 / 3 * math.pi * 5**3  # radius 5
+TORUS_VOLUME = 2 * math.pi**2 * 10 * 2**2  # ring radius 10, tube radius 2
 
 
 def test_stl_export_is_watertight_within_one_percent(doc: Doc, tmp_path: Path) -> None:
@@ -79,34 +94,40 @@ def test_stl_export_is_watertight_within_one_percent(doc: Doc, tmp_path: Path) -
     assert sorted(exported["objects"]) == sorted([sphere["name"], torus["name"]])
     mesh = load_mesh(fetch(doc, exported["name"], tmp_path))
     assert mesh.is_watertight
-    expected = sphere["volume"] + torus["volume"]
-    assert abs(mesh.volume - expected) / expected < 0.01
+    assert mesh.volume == pytest.approx(SPHERE_VOLUME + TORUS_VOLUME, rel=0.01)
+    # Both bodies and nothing else (a tessellated sphere may fall a little short of its radius).
+    assert np.allclose(mesh.bounds, [[-5, -12, -5], [42, 12, 5]], atol=0.01)
     # Each body on its own is within 1 % as well (small and large curvature).
-    for ref in (sphere, torus):
+    for ref, volume in ((sphere, SPHERE_VOLUME), (torus, TORUS_VOLUME)):
         single = doc.call("file.export", {"format": "STL", "objects": [ref["name"]]})
+        assert single["objects"] == [ref["name"]]
         body = load_mesh(fetch(doc, single["name"], tmp_path))
         assert body.is_watertight
-        assert abs(body.volume - ref["volume"]) / ref["volume"] < 0.01
+        assert body.volume == pytest.approx(volume, rel=0.01)
 
 
 def test_obj_export_loads_with_trimesh(doc: Doc, tmp_path: Path) -> None:
     part = cut_part(doc)
     exported = doc.call("file.export", {"format": "obj", "objects": [part["name"]]})
+    assert (exported["format"], exported["objects"]) == ("OBJ", ["Plate"])
     mesh = load_mesh(fetch(doc, exported["name"], tmp_path))
     # FreeCAD writes shared vertices with per-face normals ("f 1//1 ..."); trimesh
     # splits vertices by normal on load, so weld them back before checking.
     mesh.merge_vertices()
     assert mesh.is_watertight
-    assert abs(mesh.volume - part["volume"]) / part["volume"] < 0.01
+    assert mesh.volume == pytest.approx(PLATE_VOLUME, rel=0.01)
+    assert np.allclose(mesh.bounds, [[0, 0, 0], [10, 8, 6]], atol=1e-6)
 
 
 def test_stl_import_gives_a_mesh_with_volume(doc: Doc) -> None:
     box = doc.create("box", length=2, width=3, height=4)
     doc.call("file.export", {"format": "STL", "objects": [box["name"]], "output": "b.stl"})
     imported = doc.call("file.import", {"name": "b.stl"})
-    info = doc.call("object.get", {"name": imported["objects"][0]})
+    (name,) = imported["objects"]
+    info = doc.call("object.get", {"name": name})
     assert info["type"] == "Mesh::Feature"
-    assert info["volume"] == pytest.approx(24, rel=1e-5)
+    assert info["volume"] == pytest.approx(2 * 3 * 4, rel=1e-5)
+    assert info["bounds"]["max"] == pytest.approx([2, 3, 4], abs=1e-6)
 
 
 def test_export_and_import_errors(doc: Doc, freecad_backend: Backend) -> None:
@@ -163,8 +184,9 @@ def test_save_open_round_trip(doc: Doc, freecad_backend: Backend) -> None:
 def test_workspace_file_methods(doc: Doc) -> None:
     payload = base64.b64encode(b"hello freecad").decode()
     written = doc.client.call("file.write", {"name": "note.bin", "data": payload})
-    assert written["size"] == 13
-    assert any(f["name"] == "note.bin" for f in doc.client.call("file.list", {})["files"])
+    assert written == {"name": "note.bin", "size": 13, "complete": True}
+    listed = {item["name"]: item for item in doc.client.call("file.list", {})["files"]}
+    assert (listed["note.bin"]["size"], listed["note.bin"]["generated"]) == (13, False)
     assert base64.b64decode(doc.client.call("file.read", {"name": "note.bin"})["data"]) == b"hello freecad"
     assert doc.client.call("file.delete", {"name": "note.bin"})["deleted"] is True
     with pytest.raises(InvalidParams):

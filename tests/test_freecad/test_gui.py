@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import math
 import os
 import secrets
 import shutil
@@ -21,11 +22,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import trimesh
 
 from backends import IN_CI, free_port
 from bridge3d.freecad.addon_build import MOD_NAME, build_addon_zip
 from bridge3d.rpc import RpcClient, RpcConnectionError
+from meshes import load_mesh
 
 pytestmark = pytest.mark.gui
 
@@ -34,12 +35,6 @@ import FreeCAD, FreeCADGui
 FreeCAD.Console.PrintMessage("bridge3d gui test: starting server\\n")
 FreeCADGui.runCommand("Bridge3D_Start")
 """
-
-
-def load_mesh(path: Path) -> trimesh.Trimesh:
-    mesh = trimesh.load(path, force="mesh")
-    assert isinstance(mesh, trimesh.Trimesh)
-    return mesh
 
 
 QUIT_CODE = """\
@@ -130,11 +125,12 @@ def test_gui_create_list_export_and_quit(gui_freecad: GuiFreeCAD, tmp_path: Path
         box = client.call("primitive.create", {"type": "box", "length": 4, "width": 5, "height": 6, "name": "GuiBox"})
         assert box["volume"] == pytest.approx(120, rel=1e-9)
         assert box["visible"] is True
-        event = listener.next_event(timeout=10)
-        assert event["data"]["name"] == "GuiBox"
+        event = listener.next_event(timeout=60)
+        assert (event["topic"], event["data"]["name"]) == ("object.created", "GuiBox")
         sphere = client.call("primitive.create", {"type": "sphere", "radius": 2, "position": [2, 2.5, 3]})
         cut = client.call("boolean.subtract", {"base": "GuiBox", "tool": sphere["name"]})
-        assert cut["volume"] == pytest.approx(120 - 4 / 3 * 3.141592653589793 * 8, rel=1e-6)
+        cut_volume = 4 * 5 * 6 - 4 / 3 * math.pi * 2**3  # the sphere lies inside the box
+        assert cut["volume"] == pytest.approx(cut_volume, rel=1e-6)
         # keep_inputs=false hides the operands through the view provider
         assert client.call("object.get", {"name": "GuiBox"})["visible"] is False
         listing = client.call("object.list", {})
@@ -143,18 +139,20 @@ def test_gui_create_list_export_and_quit(gui_freecad: GuiFreeCAD, tmp_path: Path
         exported = client.call("file.export", {"format": "STL", "output": "gui_cut.stl"})
         assert exported["objects"] == [cut["name"]]
         chunk = client.call("file.read", {"name": "gui_cut.stl"})
-        assert chunk["eof"]
+        assert chunk["eof"] is True  # one chunk holds it all
         stl = tmp_path / "gui_cut.stl"
         stl.write_bytes(base64.b64decode(chunk["data"]))
         mesh = load_mesh(stl)
         assert mesh.is_watertight
-        assert abs(mesh.volume - cut["volume"]) / cut["volume"] < 0.01
+        assert mesh.volume == pytest.approx(cut_volume, rel=0.01)
 
         step = client.call("file.export", {"format": "STEP", "output": "gui_cut.step"})
         assert (gui_freecad.workspace / "gui_cut.step").stat().st_size == step["size"]
+        assert step["objects"] == [cut["name"]]
         imported = client.call("file.import", {"name": "gui_cut.step"})
-        again = client.call("object.get", {"name": imported["objects"][-1]})
-        assert again["volume"] == pytest.approx(cut["volume"], rel=1e-6)
+        (name,) = imported["objects"]
+        again = client.call("object.get", {"name": name})
+        assert again["volume"] == pytest.approx(cut_volume, rel=1e-6)
 
         client.call("code.execute", {"code": QUIT_CODE})
     finally:

@@ -98,20 +98,20 @@ def test_list_paging_and_type_filter(doc: Doc) -> None:
     spheres = doc.call("object.list", {"type": "sphere"})
     assert [o["name"] for o in spheres["objects"]] == ["Sphere"]
     assert doc.call("object.list", {"type": "Part::Box"})["total"] == 5
-    with pytest.raises(InvalidParams):
-        doc.call("object.list", {"limit": 0})
-    with pytest.raises(InvalidParams):
-        doc.call("object.list", {"limit": 10001})
+    for limit, reason in ((0, "must be >= 1"), (10001, "must be <= 10000")):
+        with pytest.raises(InvalidParams) as invalid:
+            doc.call("object.list", {"limit": limit})
+        assert (invalid.value.data["field"], invalid.value.data["reason"]) == ("limit", reason)
 
 
 def test_get_delete_and_not_found(doc: Doc) -> None:
     box = doc.create("box")
     assert doc.call("object.get", {"name": box["name"]})["volume"] == pytest.approx(1000)
-    assert doc.call("object.delete", {"name": box["name"]}) == {"name": box["name"], "deleted": True}
-    with pytest.raises(NotFound):
-        doc.call("object.get", {"name": box["name"]})
-    with pytest.raises(NotFound):
-        doc.call("object.delete", {"name": "Nope"})
+    assert doc.call("object.delete", {"name": box["name"]}) == {"name": box["name"], "deleted": True, "shown": []}
+    for method, name in (("object.get", box["name"]), ("object.delete", "Nope")):
+        with pytest.raises(NotFound) as missing:
+            doc.call(method, {"name": name})
+        assert missing.value.data == {"field": "name", "name": name, "document": doc.name}
 
 
 def test_transform_absolute_and_relative(doc: Doc) -> None:
@@ -136,8 +136,11 @@ def test_unknown_document_is_not_found(fc: RpcClient) -> None:
     with pytest.raises(NotFound) as info:
         fc.call("primitive.create", {"type": "box", "document": "NoSuchDocument"})
     assert info.value.data["field"] == "document"
-    with pytest.raises(NotFound):
-        fc.call("object.list", {"document": "NoSuchDocument"})
-    with pytest.raises(NotFound):
-        fc.call("document.close", {"name": "NoSuchDocument"})
+    for method, params, field in (
+        ("object.list", {"document": "NoSuchDocument"}, "document"),
+        ("document.close", {"name": "NoSuchDocument"}, "name"),
+    ):
+        with pytest.raises(NotFound) as missing:
+            fc.call(method, params)
+        assert (missing.value.data["field"], missing.value.data["document"]) == (field, "NoSuchDocument")
     assert fc.call("rpc.ping")["pong"] is True

@@ -133,31 +133,34 @@ def test_gltf_that_cannot_be_read_is_refused(content: bytes, why: str, by_conten
 
 
 # ----------------------------------------------------------------------- OBJ
-@pytest.mark.parametrize(
-    "content",
-    [
-        b"mtllib ../x.mtl\n",
-        b"\xef\xbb\xbfmtllib ../x.mtl\n",
-        b"\x01\x1amtllib ../x.mtl\n",
-        b"\\mtllib ../x.mtl\n",
-        b"\xc2\xa0mtllib ../x.mtl\n",
-        b"mtllib\t../x.mtl\n",
-        b"mtllib\x0b../x.mtl\n",
-        b"mtllib\xa0../x.mtl\n",
-        b"MtlLib ../x.mtl\n",
-        b"# x\rmtllib ../x.mtl\n",
-        b'mtllib "../x.mtl"\n',
-        b"mtllib ok.mtl ../x.mtl\n",
-        b"mtllib ok.mtl\r../x.mtl\n",
-        b"mtllib \\\n../x.mtl\n",
-        b"mtllib\\\n../x.mtl\n",
-        b"mtllib ok.mtl\\\r\n../x.mtl\n",
-        b"o x\n\\\n  mtllib ../x.mtl\n",
-    ],
-)
-def test_obj_library_statements_as_any_reader_takes_them(content: bytes) -> None:
-    assert found("OBJ", "m.obj", content + TRIANGLE), content
-    assert found("STL", "m.stl", content + TRIANGLE), content  # the lenient scan of other text
+OUT = "../x.mtl"
+# (statement, the library names reported: every way some reader takes the statement that leads outside; a name that
+# stays inside, like "ok.mtl" alone, is not reported)
+OBJ_LIBRARIES = [
+    (b"mtllib ../x.mtl\n", [OUT]),
+    (b"\xef\xbb\xbfmtllib ../x.mtl\n", [OUT]),
+    (b"\x01\x1amtllib ../x.mtl\n", [OUT]),
+    (b"\\mtllib ../x.mtl\n", [OUT]),
+    (b"\xc2\xa0mtllib ../x.mtl\n", [OUT]),
+    (b"mtllib\t../x.mtl\n", [OUT]),
+    (b"mtllib\x0b../x.mtl\n", [OUT]),
+    (b"mtllib\xa0../x.mtl\n", [OUT]),
+    (b"MtlLib ../x.mtl\n", [OUT]),
+    (b"# x\rmtllib ../x.mtl\n", [OUT]),
+    (b'mtllib "../x.mtl"\n', ['"../x.mtl"', OUT]),  # quotes kept, or taken off
+    (b"mtllib ok.mtl ../x.mtl\n", ["ok.mtl ../x.mtl", OUT]),  # one name with a space, or two names
+    (b"mtllib ok.mtl\r../x.mtl\n", ["ok.mtl\r../x.mtl", OUT]),
+    (b"mtllib \\\n../x.mtl\n", ["\\\n../x.mtl", "\\", OUT]),  # a continued line, or a backslash name
+    (b"mtllib\\\n../x.mtl\n", [OUT]),
+    (b"mtllib ok.mtl\\\r\n../x.mtl\n", ["ok.mtl\\\r\n../x.mtl", "ok.mtl\\", OUT]),
+    (b"o x\n\\\n  mtllib ../x.mtl\n", [OUT]),
+]
+
+
+@pytest.mark.parametrize(("content", "reported"), OBJ_LIBRARIES)
+def test_obj_library_statements_as_any_reader_takes_them(content: bytes, reported: list[str]) -> None:
+    assert found("OBJ", "m.obj", content + TRIANGLE) == reported, content
+    assert found("STL", "m.stl", content + TRIANGLE) == reported, content  # the lenient scan of other text
 
 
 @pytest.mark.parametrize(
@@ -187,7 +190,10 @@ def test_obj_statement_cut_by_a_chunk_boundary_is_found(monkeypatch: pytest.Monk
     from bridge3d.formats import obj
 
     monkeypatch.setattr(obj, "READ_CHUNK_BYTES", 7)
-    assert found("OBJ", "m.obj", b"# padding\nmtllib ok.mtl\r../../x.mtl\n" + TRIANGLE)
+    assert found("OBJ", "m.obj", b"# padding\nmtllib ok.mtl\r../../x.mtl\n" + TRIANGLE) == [
+        "ok.mtl\r../../x.mtl",
+        "../../x.mtl",
+    ]
     for cut in range(1, 12):  # a continued line is never cut between its lines
         monkeypatch.setattr(obj, "READ_CHUNK_BYTES", cut)
         assert found("OBJ", "m.obj", b"# pad\nmtllib\\\n../../x.mtl\n" + TRIANGLE) == ["../../x.mtl"], cut

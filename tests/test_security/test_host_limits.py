@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from backends import Backend
+from bridge3d.cli.policy import SupervisionPolicy
 from bridge3d.rpc import RpcClient, RpcError
 from bridge3d.rpc.errors import BUSY, INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR, UNAUTHORIZED
 from bridge3d.rpc.server import PREAUTH_FRAME_BYTES
@@ -34,15 +35,25 @@ def rss_bytes(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
-def read_until_closed(sock: socket.socket, timeout: float = 20.0) -> bytes:
+def read_until_closed(sock: socket.socket, timeout: float = 120.0) -> bytes:
+    """Everything the server sends until it closes the connection (a server that never closes fails the test:
+    the timeout, generous for a loaded machine, raises TimeoutError)."""
     sock.settimeout(timeout)
     data = b""
     try:
         while chunk := sock.recv(65536):
             data += chunk
-    except (ConnectionResetError, TimeoutError):
+    except ConnectionResetError:  # closed with unread input still queued: closed all the same
         pass
     return data
+
+
+def wait_for_connections(client: RpcClient, count: int) -> None:
+    """Until the host server counts ``count`` open connections (``client``'s own included)."""
+    deadline = time.monotonic() + 120
+    while (found := client.call("rpc.describe")["connections"]) != count:
+        assert time.monotonic() < deadline, f"{found} connections, not {count}"
+        time.sleep(0.02)
 
 
 def flood(port: int, sent: list[int]) -> None:
@@ -116,9 +127,9 @@ def test_a_connection_that_never_says_hello_is_closed_at_the_deadline() -> None:
             waited = time.monotonic() - started
         reply = json.loads(data)
         assert reply["error"]["code"] == UNAUTHORIZED and "rpc.hello" in reply["error"]["message"]
-        assert 0.4 < waited < 8
+        assert waited > 0.4  # closed at the deadline (0.5 s), not before it
         # A client that does say hello in time is served, and stays connected past the deadline.
-        with RpcClient(port=host.port, token="secret", timeout=5) as client:
+        with RpcClient(port=host.port, token="secret", timeout=60) as client:
             time.sleep(1.0)
             assert client.call("test.add", {"a": 1, "b": 2}) == 3
     finally:
@@ -126,28 +137,32 @@ def test_a_connection_that_never_says_hello_is_closed_at_the_deadline() -> None:
 
 
 def test_connections_beyond_the_cap_are_refused_and_the_others_served() -> None:
-    host = InProcessHost(token="secret", max_connections=3)
+    host = InProcessHost(token="secret", max_connections=4)
     try:
-        held = [socket.create_connection(("127.0.0.1", host.port), timeout=10) for _ in range(3)]
-        try:
-            time.sleep(0.2)  # let the server accept them
-            with socket.create_connection(("127.0.0.1", host.port), timeout=10) as extra:
-                reply = json.loads(read_until_closed(extra))
-            assert reply["error"]["code"] == BUSY and reply["error"]["data"]["limit"] == 3
-        finally:
-            for sock in held:
-                sock.close()
-        time.sleep(0.2)
-        with RpcClient(port=host.port, token="secret", timeout=5) as client:
-            assert client.call("test.add", {"a": 2, "b": 2}) == 4
+        with RpcClient(port=host.port, token="secret", timeout=60) as watcher:  # one of the four, to count them
+            held = [socket.create_connection(("127.0.0.1", host.port), timeout=60) for _ in range(3)]
+            try:
+                wait_for_connections(watcher, 4)  # the server has taken them all in: it is full
+                with socket.create_connection(("127.0.0.1", host.port), timeout=60) as extra:
+                    reply = json.loads(read_until_closed(extra))
+                assert reply["error"]["code"] == BUSY and reply["error"]["data"]["limit"] == 4
+                assert watcher.call("test.add", {"a": 1, "b": 1}) == 2  # the connections it holds are served
+            finally:
+                for sock in held:
+                    sock.close()
+            wait_for_connections(watcher, 1)
+            with RpcClient(port=host.port, token="secret", timeout=60) as client:
+                assert client.call("test.add", {"a": 2, "b": 2}) == 4
     finally:
         host.stop()
 
 
 def test_the_largest_primitives_are_built_quickly_and_larger_ones_refused(hosts: dict[str, RpcClient]) -> None:
-    """A sphere or torus at the documented maximum takes a few seconds at most (bmesh's own sphere op took over a
-    minute at 1024 x 1024 and got Blender killed as hung); beyond the maximum the host refuses before building."""
+    """A sphere or torus at the documented maximum is built well within the supervisor's 60 s hang limit (bmesh's own
+    sphere op took over a minute at 1024 x 1024 and got Blender killed as hung; the linear builders take a second or
+    two); beyond the maximum the host refuses before building."""
     blender = hosts["blender"]
+    hang_limit = SupervisionPolicy().hang_timeout  # the default the supervisor uses
     for kind, params in (
         ("sphere", {"segments": 512, "rings": 512}),
         ("torus", {"major_segments": 512, "minor_segments": 512}),
@@ -156,7 +171,8 @@ def test_the_largest_primitives_are_built_quickly_and_larger_ones_refused(hosts:
         info = blender.call("primitive.create", {"type": kind, "name": f"Max{kind}", **params})
         elapsed = time.monotonic() - started
         assert info["faces"] == 512 * 512
-        assert elapsed < 30, f"{kind} at the maximum took {elapsed:.1f} s"  # the hang limit is 60 s
+        # Not a speed test: what matters is that the host is never taken for hung (killed) while building it.
+        assert elapsed < hang_limit, f"{kind} at the maximum took {elapsed:.1f} s"
         blender.call("object.delete", {"name": info["name"]})
         with pytest.raises(RpcError) as refused:
             blender.call("primitive.create", {"type": kind, **dict.fromkeys(params, 1024)})

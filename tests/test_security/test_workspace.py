@@ -57,4 +57,7 @@ def test_the_listing_shows_regular_files_only(tmp_path: Path) -> None:
     outside.write_bytes(b"x" * 12345)
     (workspace.root / "link.stl").symlink_to(outside)
     (workspace.root / "folder").mkdir()
-    assert workspace.list_files() == [{"name": "model.stl", "size": 19}]
+    listed = workspace.list_files()
+    assert [(item["name"], item["size"], item["generated"]) for item in listed] == [("model.stl", 19, False)]
+    # The symlink's target is not counted in the workspace's usage either.
+    assert workspace.usage() == 19

@@ -14,7 +14,7 @@ import bpy
 
 from ..commands.blender import FILE_FORMATS, FORMAT_EXTENSIONS
 from ..formats import references as file_refs
-from ..rpc.errors import InternalError, InvalidParams, Unsupported
+from ..rpc.errors import Conflict, InternalError, InvalidParams, Unsupported
 from ..rpc.workspace import Workspace
 from . import compat
 from .events import EventHub
@@ -135,12 +135,16 @@ class FileCommands:
                     _run(operator, **kwargs)
             else:
                 _run(operator, **kwargs)
+        if not path.is_file() and not chosen:  # some exporters (OBJ, STL) write no file for an empty scene
+            raise Conflict(f"nothing to export to {fmt}: the scene has no objects", {"reason": "empty scene"})
         if not path.is_file():
             raise InternalError(f"the {fmt} exporter did not write {path.name}")
-        result: dict[str, Any] = {**self.workspace.describe(path), "format": fmt, "objects": [o.name for o in chosen]}
+        companion = path.with_suffix(".bin")
+        companions = [companion.name] if fmt == "GLTF" and companion.is_file() else []
+        written = self.workspace.written(path, "output", companions)
+        result: dict[str, Any] = {**written, "format": fmt, "objects": [o.name for o in chosen]}
         if fmt == "GLTF":
-            companion = path.with_suffix(".bin")
-            result["files"] = [path.name] + ([companion.name] if companion.is_file() else [])
+            result["files"] = [path.name, *companions]
         return result
 
     def file_import(self, name: str, format: str | None) -> dict[str, Any]:  # noqa: A002

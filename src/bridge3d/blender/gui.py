@@ -16,7 +16,7 @@ from typing import Any
 
 import bpy
 
-from ..rpc.hostmain import RunningHost, start_host
+from ..rpc.hostmain import RunningHost, start_host, workspace_limits
 from ..rpc.server import ServerConfig
 from ..rpc.workspace import Workspace
 from . import APP_NAME, DEFAULT_PORT
@@ -54,7 +54,8 @@ class GuiServer:
             host=host, port=port, token=token or None, app_name=APP_NAME, app_version=bpy.app.version_string
         )
         try:
-            running = start_host(config, Workspace(workspace or default_workspace()), BlenderHost)
+            folder = Workspace(workspace or default_workspace(), workspace_limits(APP_NAME))
+            running = start_host(config, folder, BlenderHost)
         except OSError as exc:
             self.error = f"cannot listen on {host}:{port}: {exc}"
             logger.error("%s", self.error)

@@ -1,7 +1,8 @@
 """``bridge3d blender`` / ``python -m bridge3d.blender``: the host server in the PyPI ``bpy`` module.
 
-The scene is what ``import bpy`` gives: Blender's default startup file (a
-cube, a camera and a light), as a Blender user expects.
+The scene starts as the NEW_SCENE setting says (``--new-scene``, BRIDGE3D_BLENDER_NEW_SCENE): empty by default,
+so that a client asking for a cube named "Cube" gets "Cube"; ``factory`` keeps what ``import bpy`` gives (Blender's
+start-up file: a Cube, a Camera and a Light); a .blend of the workspace is loaded as an untitled template.
 """
 
 from __future__ import annotations

@@ -25,6 +25,64 @@ def radians(degrees: tuple[float, ...]) -> tuple[float, ...]:
     return tuple(math.radians(angle) for angle in degrees)
 
 
+def real_users(block: Any) -> int:
+    """Users of a data-block besides its fake user (the one material.create gives, which keeps it with no object)."""
+    return int(block.users) - int(bool(block.use_fake_user))
+
+
+def remove_object(obj: Any) -> int:
+    """Remove ``obj`` and the data-blocks only it used: its data (mesh, curve, camera, light, ...), then the
+    materials and their images left without users. A block with a fake user stays: materials made with
+    material.create have one (a client named them), and so may blocks of an opened .blend. Returns how many
+    data-blocks went with the object.
+
+    Each block is removed from its own collection with ``do_unlink=False`` once nothing uses it: that skips the
+    search for users through the whole file, which would make every delete cost time in proportion to the file.
+    """
+    data = obj.data
+    materials = {slot.material.session_uid: slot.material for slot in obj.material_slots if slot.material is not None}
+    images = {
+        image.session_uid: image
+        for material in materials.values()
+        if material.node_tree is not None
+        for node in material.node_tree.nodes
+        if (image := getattr(node, "image", None)) is not None
+    }
+    bpy.data.objects.remove(obj, do_unlink=True)
+    removed = 0
+    for blocks in ([data] if data is not None else [], materials.values(), images.values()):
+        for block in blocks:
+            if block.users == 0:
+                _remove_unused(block)
+                removed += 1
+    return removed
+
+
+def _remove_unused(block: Any) -> None:
+    collection = getattr(bpy.data, DATA_COLLECTIONS.get(block.id_type, ""), None)
+    if collection is None:
+        bpy.data.batch_remove([block])  # a kind of data not listed below: slower, just as right
+    else:
+        collection.remove(block, do_unlink=False)
+
+
+# bpy.data collection of each ID type an object's data, a material or a texture can be.
+DATA_COLLECTIONS = {
+    "MESH": "meshes",
+    "CURVE": "curves",
+    "CAMERA": "cameras",
+    "LIGHT": "lights",
+    "LIGHT_PROBE": "lightprobes",
+    "LATTICE": "lattices",
+    "METABALL": "metaballs",
+    "ARMATURE": "armatures",
+    "SPEAKER": "speakers",
+    "VOLUME": "volumes",
+    "MATERIAL": "materials",
+    "IMAGE": "images",
+}
+
+
 class ObjectCommands:
     """primitive.create, object.* and material.*: the params arrive checked and complete (commands.blender)."""
 
@@ -97,7 +155,7 @@ class ObjectCommands:
     def object_delete(self, name: str) -> dict[str, Any]:
         obj = find_object(name)
         real_name, kind = obj.name, obj.type
-        bpy.data.objects.remove(obj, do_unlink=True)
+        remove_object(obj)
         self.hub.touched.discard(real_name)
         self.hub.publish("object.deleted", {"name": real_name, "type": kind, "source": "command"})
         return {"name": real_name, "deleted": True}
@@ -125,6 +183,7 @@ class ObjectCommands:
         obj = find_object(name)
         old = obj.name
         obj.name = new_name
+        self.hub.touched.discard(old)  # the set holds names: the old one would stay in it for good
         self.hub.object_event("object.changed", obj, what="name", old_name=old)
         info = object_info(obj)
         info["old_name"] = old
@@ -141,6 +200,9 @@ class ObjectCommands:
         emission_strength: float,
     ) -> dict[str, Any]:
         material = bpy.data.materials.new(name)
+        # Kept while no object uses it (a fake user, as Blender's shield button sets): a client named it and may
+        # apply it later; material.delete or scene.clear removes it.
+        material.use_fake_user = True
         if compat.material_needs_use_nodes(self.version):
             material.use_nodes = True
         material.diffuse_color = color  # the viewport / Workbench colour
@@ -177,6 +239,15 @@ class ObjectCommands:
     def material_list(self) -> dict[str, Any]:
         return {"materials": [material_info(m, self.version) for m in bpy.data.materials]}
 
+    def material_delete(self, name: str) -> dict[str, Any]:
+        material = find_material(name, "name")
+        real_name = material.name
+        holders = [obj for obj in scene().objects if any(slot.material == material for slot in obj.material_slots)]
+        bpy.data.materials.remove(material, do_unlink=True)  # empties every slot that held it
+        for obj in holders:
+            self.hub.object_event("object.changed", obj, what="material", material=None, removed=real_name)
+        return {"name": real_name, "deleted": True, "objects": sorted(obj.name for obj in holders)}
+
 
 def material_info(material: Any, version: compat.Version) -> dict[str, Any]:
     info: dict[str, Any] = {
@@ -184,7 +255,7 @@ def material_info(material: Any, version: compat.Version) -> dict[str, Any]:
         "color": [round(c, 6) for c in material.diffuse_color],
         "metallic": round(material.metallic, 6),
         "roughness": round(material.roughness, 6),
-        "users": material.users,
+        "users": real_users(material),
     }
     bsdf = _principled(material)
     if bsdf is not None:

@@ -19,6 +19,7 @@ from ..rpc.execution import run_user_code
 from ..rpc.server import HostServer
 from ..rpc.workspace import Workspace
 from . import APP_NAME
+from . import scene as scene_module
 from .events import EventHub
 from .fileio import FileCommands
 from .objects import ObjectCommands
@@ -50,6 +51,11 @@ class BlenderHost:
 
     def close(self) -> None:
         self.hub.uninstall()
+
+    def start_scene(self, setting: str) -> str:
+        started = scene_module.start_scene(setting, self.workspace)
+        self.hub.touched.clear()
+        return started
 
     def code_execute(self, code: str) -> dict[str, Any]:
         namespace: dict[str, Any] = {
@@ -87,6 +93,7 @@ class BlenderHost:
                 "material.create": objects.material_create,
                 "material.apply": objects.material_apply,
                 "material.list": objects.material_list,
+                "material.delete": objects.material_delete,
                 "scene.info": scene.scene_info,
                 "scene.clear": scene.scene_clear,
                 "scene.save": scene.scene_save,
@@ -98,6 +105,8 @@ class BlenderHost:
                 "file.import": files.file_import,
                 "code.execute": self.code_execute,
                 "view.glb": view_glb,  # the live viewer's scene (docs/VIEWER.md)
+                "state.save": scene.state_save,  # durable sessions' snapshots (docs/OPERATIONS.md)
+                "state.load": scene.state_load,
                 # Workspace file IO touches no Blender data: it runs on the IO thread and answers during a render.
                 **self.workspace.handlers(),
             },

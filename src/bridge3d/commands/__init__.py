@@ -13,13 +13,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..rpc.dispatcher import Registry
-from . import blender, files, freecad
+from . import blender, files, freecad, state
 from .schema import Command
 from .signature import clean
 
 TABLES: dict[str, dict[str, Command]] = {
-    "blender": {**blender.COMMANDS, **files.COMMANDS},
-    "freecad": {**freecad.COMMANDS, **files.COMMANDS},
+    "blender": {**blender.COMMANDS, **files.COMMANDS, **state.COMMANDS},
+    "freecad": {**freecad.COMMANDS, **files.COMMANDS, **state.COMMANDS},
 }
 
 
@@ -46,4 +46,5 @@ def register(registry: Registry, app: str, handlers: Mapping[str, Callable[..., 
             validate=functools.partial(clean, declared),
             description=declared.description,
             summarize=declared.result.summarize if declared.result is not None and declared.result.summary else None,
+            batch=declared.batch,
         )

@@ -113,6 +113,7 @@ PRIMITIVE_CREATE = Command(
     ),
     result=r.BLENDER_OBJECT,
     mutating=True,
+    names="name",
 )
 OBJECT_LIST = Command(
     "object.list",
@@ -126,7 +127,14 @@ OBJECT_LIST = Command(
     result=r.OBJECT_LIST,
 )
 OBJECT_GET = Command("object.get", "One object's full information.", (OBJECT,), r.BLENDER_OBJECT)
-OBJECT_DELETE = Command("object.delete", "Delete an object.", (OBJECT,), r.DELETED, mutating=True)
+OBJECT_DELETE = Command(
+    "object.delete",
+    "Delete an object and the data only it used (its mesh, curve, camera or light data; materials nothing uses "
+    "any more unless a client created them with material.create).",
+    (OBJECT,),
+    r.DELETED,
+    mutating=True,
+)
 OBJECT_TRANSFORM = Command(
     "object.transform",
     "Set (or with relative, add to) an object's location and rotation and set (multiply) its scale.",
@@ -146,6 +154,7 @@ OBJECT_RENAME = Command(
     (OBJECT, Param("new_name", Name(), REQUIRED, "the new name")),
     r.BLENDER_OBJECT,
     mutating=True,
+    names="new_name",
 )
 MATERIAL_CREATE = Command(
     "material.create",
@@ -160,6 +169,7 @@ MATERIAL_CREATE = Command(
     ),
     result=r.MATERIAL,
     mutating=True,
+    names="name",
 )
 MATERIAL_APPLY = Command(
     "material.apply",
@@ -173,12 +183,20 @@ MATERIAL_APPLY = Command(
     mutating=True,
 )
 MATERIAL_LIST = Command("material.list", "Every material of the file.", result=r.MATERIALS)
+MATERIAL_DELETE = Command(
+    "material.delete",
+    "Delete a material; the slots that held it are left empty (as Blender's Outliner does).",
+    (Param("name", Name(), REQUIRED, "material name"),),
+    r.MATERIAL_DELETED,
+    mutating=True,
+)
 SCENE_INFO = Command(
     "scene.info", "Object count, render engine, frame range, units, active camera, Blender version.", result=r.SCENE
 )
 SCENE_CLEAR = Command(
     "scene.clear",
-    "Delete every object of the scene (and, by default, meshes, materials, cameras and lights nothing uses).",
+    "Delete every object of the scene (and, by default, the meshes, materials, cameras, lights and curves nothing "
+    "uses, materials created with material.create included).",
     (Param("orphans", Boolean(), True, "also remove data no object uses"),),
     r.CLEARED,
     mutating=True,
@@ -186,7 +204,10 @@ SCENE_CLEAR = Command(
 SCENE_SAVE = Command(
     "scene.save",
     "Save the whole file as a .blend in the workspace (a copy: the open file keeps its name).",
-    (Param("name", FileName(), None, "file name; .blend is added when missing; generated when omitted", "filepath"),),
+    (
+        Param("name", FileName(), None, "file name; .blend is added when missing; generated when omitted", "filepath"),
+        Param("pack", Boolean(), False, "pack the images the file uses into it, so it opens anywhere"),
+    ),
     r.FILE,
 )
 SCENE_OPEN = Command(
@@ -211,6 +232,7 @@ CAMERA_CREATE = Command(
     rules=(NotBoth("give rotation or look_at, not both", "rotation", "look_at"),),
     result=r.BLENDER_OBJECT,
     mutating=True,
+    names="name",
 )
 LIGHT_CREATE = Command(
     "light.create",
@@ -230,10 +252,12 @@ LIGHT_CREATE = Command(
     ),
     result=r.BLENDER_OBJECT,
     mutating=True,
+    names="name",
 )
 RENDER_IMAGE = Command(
     "render.image",
-    "Render a still into the workspace; with no camera in the scene, one framing every object is added.",
+    "Render a still into the workspace; with no camera in the scene, one framing every object is added, and for "
+    "EEVEE and Cycles a sun light when the scene has no light.",
     params=(
         Param("engine", _choice(ENGINES, ENGINE_ALIASES), "WORKBENCH"),
         Param("resolution", Vector(Integer(minimum=1, maximum=MAX_RESOLUTION), 2), (640, 480), "[width, height]"),
@@ -293,6 +317,7 @@ COMMANDS: dict[str, Command] = {
         MATERIAL_CREATE,
         MATERIAL_APPLY,
         MATERIAL_LIST,
+        MATERIAL_DELETE,
         SCENE_INFO,
         SCENE_CLEAR,
         SCENE_SAVE,

@@ -100,6 +100,7 @@ PRIMITIVE_CREATE = Command(
     ),
     result=r.FREECAD_OBJECT,
     mutating=True,
+    names="name",
 )
 OBJECT_LIST = Command(
     "object.list",
@@ -115,10 +116,10 @@ OBJECT_LIST = Command(
 OBJECT_GET = Command("object.get", "One object's full information.", (OBJECT, DOCUMENT), r.FREECAD_OBJECT)
 OBJECT_DELETE = Command(
     "object.delete",
-    "Remove an object (refused while another object, e.g. a boolean, uses it); deleting a boolean shows its "
-    "inputs again.",
+    "Remove an object (refused while another object, e.g. a boolean, uses it); deleting a boolean shows again "
+    "the inputs no other object uses (as FreeCAD's GUI does).",
     (OBJECT, DOCUMENT),
-    r.DELETED,
+    r.OBJECT_DELETED,
     mutating=True,
 )
 OBJECT_TRANSFORM = Command(
@@ -141,6 +142,7 @@ BOOLEAN_UNION = Command(
     (OPERANDS, NEW_NAME, KEEP_INPUTS, DOCUMENT),
     r.FREECAD_OBJECT,
     mutating=True,
+    names="name",
 )
 BOOLEAN_INTERSECT = Command(
     "boolean.intersect",
@@ -148,6 +150,7 @@ BOOLEAN_INTERSECT = Command(
     (OPERANDS, NEW_NAME, KEEP_INPUTS, DOCUMENT),
     r.FREECAD_OBJECT,
     mutating=True,
+    names="name",
 )
 BOOLEAN_SUBTRACT = Command(
     "boolean.subtract",
@@ -162,6 +165,7 @@ BOOLEAN_SUBTRACT = Command(
     r.FREECAD_OBJECT,
     rules=(Different("tool must be a different object from base", "base", "tool"),),
     mutating=True,
+    names="name",
 )
 FILE_EXPORT = Command(
     "file.export",
@@ -214,7 +218,11 @@ DOCUMENT_ACTIVATE = Command(
 DOCUMENT_SAVE = Command(
     "document.save",
     "Save a document as .FCStd in the workspace (default: its file, or <Name>.FCStd).",
-    (DOCUMENT, Param("name", FileName(), None, "file name; .FCStd is added when missing", "filepath")),
+    (
+        DOCUMENT,
+        Param("name", FileName(), None, "file name; .FCStd is added when missing", "filepath"),
+        Param("copy", Boolean(), False, "write a copy: the document keeps its own file name and label"),
+    ),
     r.FILE,
 )
 DOCUMENT_OPEN = Command(

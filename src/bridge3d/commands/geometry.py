@@ -17,9 +17,13 @@ def primitive_faces(kind: str, params: Mapping[str, Any]) -> int:
     """Faces a primitive of ``kind`` gets, its defaults filled in (0 for what validation refuses anyway)."""
     assert PRIMITIVE_CREATE.variant is not None
     case = PRIMITIVE_CREATE.variant.cases.get(kind, ())
-    counts = {param.name: params.get(param.name, param.default) for param in case if isinstance(param.kind, Integer)}
-    if not all(isinstance(value, int) and not isinstance(value, bool) and value > 0 for value in counts.values()):
-        return 0
+    counts: dict[str, int] = {}
+    for param in case:
+        if isinstance(param.kind, Integer):
+            value = params.get(param.name, param.default)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                return 0
+            counts[param.name] = value
     if kind == "cube":
         return 6
     if kind == "plane":

@@ -57,6 +57,27 @@ OBJECT_LIST = Shape(
     ),
 )
 DELETED = Shape("Deleted", (Field("name", "string"), Field("deleted", "boolean")))
+OBJECT_DELETED = Shape(
+    "ObjectDeleted",
+    (
+        *DELETED.fields,
+        Field("shown", "array", "operands of a deleted boolean shown again (those nothing else uses)", items="string"),
+    ),
+    "A deleted FreeCAD object.",
+)
+MATERIAL_DELETED = Shape(
+    "MaterialDeleted",
+    (*DELETED.fields, Field("objects", "array", "objects whose slots held the material (now empty)", items="string")),
+    "A deleted Blender material.",
+)
+CLEANED_FILES = Shape(
+    "CleanedFiles",
+    (
+        Field("deleted", "array", "names of the deleted files", items="string"),
+        Field("count", "integer"),
+        Field("freed", "integer", "bytes"),
+    ),
+)
 FILE = Shape(
     "FileInfo",
     (Field("name", "string", "the file's name in the workspace"), Field("size", "integer", "bytes")),

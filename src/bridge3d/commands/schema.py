@@ -565,7 +565,10 @@ class Command:
     """One host method: its parameters (checked in order), rules across them and the shape of its result.
 
     ``mutating`` commands change the scene or documents (a durable session journals them); ``batch`` says whether
-    it may be a step of ``batch.run``; ``main_thread`` commands run on the application's main thread.
+    it may be a step of ``batch.run``; ``main_thread`` commands run on the application's main thread. ``names`` is
+    the parameter that asks for a new name the application may change (``Cube`` becomes ``Cube.001``): a durable
+    session's replay asks for the name the application gave, so it makes the same names again (not for FreeCAD's
+    documents: asking for ``Unnamed1`` would also make it the label, where the application kept ``Unnamed``).
     """
 
     name: str
@@ -578,6 +581,7 @@ class Command:
     batch: bool = True
     main_thread: bool = True
     cancellable: bool = False
+    names: str | None = None
 
     def param(self, name: str) -> Param:
         for param in self.all_params():

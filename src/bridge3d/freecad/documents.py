@@ -8,10 +8,44 @@ from typing import Any
 import FreeCAD
 
 from ..commands.freecad import DOCUMENT_EXTENSION
-from ..rpc.errors import Conflict
+from ..rpc.errors import Conflict, InvalidParams
 from ..rpc.workspace import Workspace
 from . import references
-from .appdoc import document_info, documents, enable_undo, find_document, gui_up
+from .appdoc import DEFAULT_DOCUMENT, document_info, documents, enable_undo, find_document, gui_up
+
+# The starting content of a new headless host (host-server setting NEW_SCENE): no document (the first command
+# makes an empty one), or a template .FCStd of the workspace.
+EMPTY_SCENE = "empty"
+
+
+def start_document(setting: str, workspace: Workspace) -> str:
+    """Make what a new headless host serves: ``empty`` (FreeCAD's own start: no document until a command needs one)
+    or a .FCStd of the workspace, merged into a new untitled document named like the one commands make (so no save
+    writes over the template). Returns what it started with; InvalidParams names what is wrong with the setting."""
+    if setting == EMPTY_SCENE:
+        return "no document"
+    if not setting.lower().endswith(DOCUMENT_EXTENSION.lower()):
+        raise InvalidParams.for_field(
+            "new_scene", f"must be {EMPTY_SCENE} or a workspace {DOCUMENT_EXTENSION} (factory is Blender's)"
+        )
+    path = workspace.existing(setting, "new_scene")
+    refused = references.document_file_references(path, workspace.root)
+    if refused:
+        raise references.refusal(path.name, refused)
+    doc = FreeCAD.newDocument(DEFAULT_DOCUMENT, DEFAULT_DOCUMENT)
+    try:
+        doc.mergeProject(str(path))
+        doc.recompute()
+        refused = references.opened_references([doc], workspace.root)
+    except Exception as exc:  # noqa: BLE001 - FreeCAD raises plain exceptions for corrupt files
+        FreeCAD.closeDocument(doc.Name)
+        raise InvalidParams.for_field("new_scene", f"FreeCAD could not read {path.name}: {exc}") from None
+    if refused:
+        FreeCAD.closeDocument(doc.Name)
+        raise references.refusal(path.name, refused)
+    enable_undo(doc)
+    _activate(doc)
+    return f"the template {path.name} in {doc.Name}"
 
 
 class DocumentCommands:
@@ -43,7 +77,7 @@ class DocumentCommands:
         _activate(doc)
         return document_info(doc, self.workspace.root)
 
-    def save_document(self, document: str | None, name: str | None) -> dict[str, Any]:
+    def save_document(self, document: str | None, name: str | None, copy: bool = False) -> dict[str, Any]:
         doc = find_document(document)
         if name is None:
             current = doc.FileName
@@ -53,9 +87,12 @@ class DocumentCommands:
                 name = doc.Name + DOCUMENT_EXTENSION
         elif not name.lower().endswith(DOCUMENT_EXTENSION.lower()):
             name += DOCUMENT_EXTENSION
-        path = self.workspace.path(name, "name")
-        doc.saveAs(str(path))
-        return {**self.workspace.describe(path), "format": "FCStd", "document": doc.Name}
+        path = self.workspace.output_path(name, doc.Name, DOCUMENT_EXTENSION, "name")
+        if copy:
+            doc.saveCopy(str(path))  # a snapshot (jobs): saveAs would rename the document after the file
+        else:
+            doc.saveAs(str(path))
+        return {**self.workspace.written(path, "name"), "format": "FCStd", "document": doc.Name}
 
     def open_document(self, name: str) -> dict[str, Any]:
         path = self.workspace.existing(name, "name")

@@ -111,7 +111,7 @@ class FileCommands:
             with contextlib.suppress(FileNotFoundError):
                 partial.unlink()
         return {
-            **self.workspace.describe(target),
+            **self.workspace.written(target, "output"),
             "format": fmt.name,
             "objects": [obj.Name for obj in chosen],
             "document": doc.Name,

@@ -25,7 +25,7 @@ from typing import Any
 
 import FreeCAD
 
-from ..rpc.hostmain import RunningHost, start_host
+from ..rpc.hostmain import RunningHost, start_host, workspace_limits
 from ..rpc.server import HostServer, ServerConfig, is_loopback
 from ..rpc.workspace import Workspace
 from . import APP_NAME, DEFAULT_PORT
@@ -88,7 +88,8 @@ class GuiServer:
         server_config = ServerConfig(
             host=config.host, port=config.port, token=config.token, app_name=APP_NAME, app_version=freecad_version()
         )
-        self.running = start_host(server_config, Workspace(config.workspace), FreeCADHost)
+        workspace = Workspace(config.workspace, workspace_limits(APP_NAME))
+        self.running = start_host(server_config, workspace, FreeCADHost)
         self.timer = QtCore.QTimer()
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self.tick)

@@ -64,10 +64,12 @@ class ObjectCommands:
         with transaction(doc, f"Delete {real_name}"):
             inputs = boolean_inputs(obj)
             doc.removeObject(real_name)
-            # Like FreeCAD's GUI: deleting a boolean shows its operands again.
-            for operand in inputs:
+            # Like FreeCAD's GUI, deleting a boolean shows its operands again (its Undo hides them once more); an
+            # operand another feature still uses stays as it is: that feature stands for it.
+            shown = [operand for operand in inputs if not operand.InList]
+            for operand in shown:
                 set_visible(operand, True)
-        return {"name": real_name, "deleted": True}
+        return {"name": real_name, "deleted": True, "shown": [operand.Name for operand in shown]}
 
     def transform_object(
         self,

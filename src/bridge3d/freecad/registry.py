@@ -22,10 +22,11 @@ from . import APP_NAME, view
 from .appdoc import documents as open_documents
 from .appdoc import find_document, gui_up
 from .booleans import BooleanCommands
-from .documents import DocumentCommands
+from .documents import DocumentCommands, start_document
 from .events import DocumentEvents
 from .files import FileCommands
 from .objects import ObjectCommands
+from .state import StateCommands
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class FreeCADHost:
         self.objects = ObjectCommands()
         self.booleans = BooleanCommands()
         self.files = FileCommands(workspace)
+        self.state = StateCommands(workspace)
 
     def install(self) -> None:
         if self.events is not None:
@@ -49,6 +51,12 @@ class FreeCADHost:
     def close(self) -> None:
         if self.events is not None:
             self.events.uninstall()
+
+    def start_scene(self, setting: str) -> str:
+        try:
+            return start_document(setting, self.workspace)
+        finally:
+            self.flush_events()
 
     def flush_events(self) -> None:
         if self.events is not None:
@@ -118,6 +126,8 @@ class FreeCADHost:
             "file.import": files.import_file,
             "code.execute": self.code_execute,
             "view.glb": view.view_glb,
+            "state.save": self.state.save_state,
+            "state.load": self.state.load_state,
         }
         flushing = {name: self._flushing(handler) for name, handler in handlers.items()}
         commands.register(registry, APP_NAME, {**flushing, **self.workspace.handlers()})

@@ -33,6 +33,7 @@ class Method:
     # Makes that compact result itself, from the same params as ``handler``, so a batch does not build a full result
     # only for summarize to keep its name (a Blender ObjectInfo costs about half of what creating the cube does).
     compact: Handler | None = None
+    batch: bool = True  # may be a step of batch.run (main-thread methods only)
 
     @functools.cached_property
     def signature(self) -> inspect.Signature:
@@ -88,9 +89,12 @@ class Registry:
         validate: Validator | None = None,
         description: str | None = None,
         summarize: Callable[[Any], Any] | None = None,
+        batch: bool = True,
     ) -> None:
         summary = description if description is not None else (inspect.getdoc(handler) or "").split("\n", 1)[0]
-        self._methods[name] = Method(name, handler, main_thread, cancellable, summary, validate, summarize)
+        self._methods[name] = Method(
+            name, handler, main_thread, cancellable, summary, validate, summarize, batch=batch and main_thread
+        )
 
     def add_compact(self, name: str, handler: Handler) -> None:
         """Give ``name`` a handler for batch steps that want only the compact result: it takes the same params as
@@ -181,7 +185,7 @@ def run_batch(registry: Registry, steps: Any, full: bool = False) -> dict[str, A
         if not isinstance(params, dict):
             raise InvalidParams.for_field(f"steps[{index}].params", "must be an object")
         method = registry.get(step["method"]) if step["method"] in registry else None
-        if method is None or not method.main_thread or method.name == "batch.run":
+        if method is None or not method.batch or method.name == "batch.run":
             raise InvalidParams.for_field(f"steps[{index}].method", f"{step['method']!r} cannot run in a batch")
         if method.validate is not None:
             try:

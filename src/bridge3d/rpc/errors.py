@@ -26,6 +26,7 @@ USER_CODE_ERROR = -32005  # code sent to code.execute raised; traceback in data
 UNSUPPORTED = -32006  # format, engine or feature not available in this app version
 CANCELLED = -32007  # the call was interrupted by rpc.cancel
 CONFLICT = -32008  # valid params, but the current state forbids it (object in use, not a solid, empty result)
+WORKSPACE_FULL = -32009  # the workspace has no room: its byte quota or the disk's free-space floor (a setting)
 
 CODE_NAMES: dict[int, str] = {
     PARSE_ERROR: "PARSE_ERROR",
@@ -41,6 +42,7 @@ CODE_NAMES: dict[int, str] = {
     UNSUPPORTED: "UNSUPPORTED",
     CANCELLED: "CANCELLED",
     CONFLICT: "CONFLICT",
+    WORKSPACE_FULL: "WORKSPACE_FULL",
 }
 
 
@@ -157,6 +159,13 @@ class Conflict(RpcError):
         return cls(f"{field}: {reason}", {"field": field, "reason": reason})
 
 
+class WorkspaceFull(RpcError):
+    """A file would not fit: ``data.setting`` names the host-server setting (quota or free-space floor) it hit."""
+
+    code = WORKSPACE_FULL
+    default_message = "Workspace full"
+
+
 _CLASS_BY_CODE: dict[int, type[RpcError]] = {
     error_class.code: error_class
     for error_class in (
@@ -173,5 +182,6 @@ _CLASS_BY_CODE: dict[int, type[RpcError]] = {
         Unsupported,
         Cancelled,
         Conflict,
+        WorkspaceFull,
     )
 }

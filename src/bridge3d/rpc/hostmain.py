@@ -14,11 +14,43 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .dispatcher import Registry
+from .errors import RpcError
 from .protocol import DEFAULT_MAX_FRAME_BYTES
 from .server import DEFAULT_MAX_CONNECTIONS, HostServer, ServerConfig, is_loopback
-from .workspace import Workspace
+from .workspace import (
+    DEFAULT_GENERATED_MAX_AGE,
+    DEFAULT_MIN_FREE_BYTES,
+    DEFAULT_QUOTA_BYTES,
+    GENERATED_AGE_SETTING,
+    MIN_FREE_SETTING,
+    QUOTA_SETTING,
+    Workspace,
+    WorkspaceLimits,
+    option_name,
+    setting_name,
+)
 
 logger = logging.getLogger(__name__)
+
+# What a new headless host's scene holds (BRIDGE3D_<APP>_NEW_SCENE, --new-scene): "empty", so that a name asked for
+# is the name given; Blender's "factory" scene (a Cube, a Camera, a Light); or a template file of the workspace.
+NEW_SCENE_SETTING = "NEW_SCENE"
+DEFAULT_NEW_SCENE = "empty"
+
+
+def _count(text: str) -> int:
+    """A whole number >= 0 (a size in bytes); 0 switches a limit off."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0:  # also NaN
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds >= 0")
+    return value
 
 
 def build_parser(app: str, default_port: int) -> argparse.ArgumentParser:
@@ -65,8 +97,62 @@ def build_parser(app: str, default_port: int) -> argparse.ArgumentParser:
         default=int(env(prefix + "MAX_CONNECTIONS", str(DEFAULT_MAX_CONNECTIONS))),
         help=f"open connections at most; more are refused (default {DEFAULT_MAX_CONNECTIONS})",
     )
+    parser.add_argument(
+        "--ready-fd",
+        type=int,
+        metavar="FD",
+        help="once listening, write the port (a decimal line) to this inherited descriptor and close it; with "
+        "--port 0 this is how the process that started the host learns the port",
+    )
+    parser.add_argument(
+        option_name(NEW_SCENE_SETTING),
+        dest="new_scene",
+        default=env(prefix + NEW_SCENE_SETTING, DEFAULT_NEW_SCENE),
+        metavar="empty|factory|FILE",
+        help=f"what a new scene holds: empty (the default), factory (Blender's start-up scene: Cube, Camera, "
+        f"Light) or a template .blend / .FCStd file of the workspace (env {prefix}{NEW_SCENE_SETTING})",
+    )
+    parser.add_argument(
+        option_name(QUOTA_SETTING),
+        dest="workspace_quota_bytes",
+        type=_count,
+        default=_count(env(prefix + QUOTA_SETTING, str(DEFAULT_QUOTA_BYTES))),
+        metavar="BYTES",
+        help=f"most bytes the workspace may hold; a write beyond is refused (WORKSPACE_FULL) once older generated "
+        f"files have made way; 0: no quota (default {DEFAULT_QUOTA_BYTES}, env {prefix}{QUOTA_SETTING})",
+    )
+    parser.add_argument(
+        option_name(MIN_FREE_SETTING),
+        dest="workspace_min_free_bytes",
+        type=_count,
+        default=_count(env(prefix + MIN_FREE_SETTING, str(DEFAULT_MIN_FREE_BYTES))),
+        metavar="BYTES",
+        help=f"bytes a write must leave free on the workspace's disk; 0: no floor (default {DEFAULT_MIN_FREE_BYTES}, "
+        f"env {prefix}{MIN_FREE_SETTING})",
+    )
+    parser.add_argument(
+        option_name(GENERATED_AGE_SETTING),
+        dest="generated_max_age",
+        type=_seconds,
+        default=_seconds(env(prefix + GENERATED_AGE_SETTING, str(DEFAULT_GENERATED_MAX_AGE))),
+        metavar="SECONDS",
+        help=f"generated files (renders, exports and saves written without a name) older than this are deleted; "
+        f"0: kept until room is needed (default {DEFAULT_GENERATED_MAX_AGE:g}, env {prefix}{GENERATED_AGE_SETTING})",
+    )
     parser.add_argument("--log-level", default=env("BRIDGE3D_LOG_LEVEL", "INFO"))
     return parser
+
+
+def workspace_limits(app: str, args: argparse.Namespace | None = None) -> WorkspaceLimits:
+    """The workspace limits from parsed options, or (``args`` None: the GUI add-ons) from the environment."""
+    if args is None:
+        args = build_parser(app, 0).parse_args([])
+    return WorkspaceLimits(
+        quota_bytes=args.workspace_quota_bytes,
+        min_free_bytes=args.workspace_min_free_bytes,
+        generated_max_age=args.generated_max_age,
+        app=app,
+    )
 
 
 def token_pipe(token: str) -> int:
@@ -96,6 +182,15 @@ def read_token(args: argparse.Namespace) -> str | None:
     return token
 
 
+def announce_port(fd: int, port: int) -> None:
+    """Tell the starting process where this host listens; its read returns at our close (or at our exit)."""
+    try:
+        with os.fdopen(fd, "wb") as pipe:
+            pipe.write(f"{port}\n".encode())
+    except OSError as exc:  # the starter went away: nobody is waiting for the port
+        logger.warning("cannot announce the port on descriptor %d: %s", fd, exc)
+
+
 class AppHost(Protocol):
     """What an application package gives a host server: its command table, and what to set up on the main thread
     before serving and take down after (event handlers, document observers)."""
@@ -105,6 +200,11 @@ class AppHost(Protocol):
     def install(self) -> None: ...
 
     def close(self) -> None: ...
+
+    def start_scene(self, setting: str) -> str:
+        """Set up what a new headless host serves (the NEW_SCENE setting; the GUI add-ons keep the user's file);
+        returns what it started with, for the log. Raises an RpcError saying what is wrong with the setting."""
+        ...
 
 
 MakeAppHost = Callable[[Workspace, HostServer], AppHost]
@@ -155,7 +255,7 @@ def run_headless(
         logger.error("refusing to bind %s host server to %s without a token (--token)", app, args.host)
         return 2
     try:
-        workspace = Workspace(args.workspace)
+        workspace = Workspace(args.workspace, workspace_limits(app, args))
     except OSError as exc:
         logger.error("cannot use the workspace: %s", exc)
         return 2
@@ -167,6 +267,7 @@ def run_headless(
         app_name=app,
         app_version=app_version,
         max_connections=args.max_connections,
+        headless=True,
     )
     try:
         running = start_host(config, workspace, make_app)
@@ -178,10 +279,26 @@ def run_headless(
         logger.info("signal %d: stopping", signum)
         running.server.pump.stop()
 
+    try:
+        started_with = running.app.start_scene(args.new_scene)
+    except RpcError as exc:
+        logger.error("cannot start with %s=%s: %s", setting_name(app, NEW_SCENE_SETTING), args.new_scene, exc.message)
+        running.stop()
+        return 2
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     port = running.server.port
-    logger.info("%s %s serving on %s:%d, workspace %s", app, app_version, args.host, port, workspace.root)
+    logger.info(
+        "%s %s serving on %s:%d, workspace %s, starting with %s",
+        app,
+        app_version,
+        args.host,
+        port,
+        workspace.root,
+        started_with,
+    )
+    if args.ready_fd is not None:
+        announce_port(args.ready_fd, port)
     try:
         running.server.serve_forever()
     finally:

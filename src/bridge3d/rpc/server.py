@@ -17,6 +17,7 @@ import hmac
 import ipaddress
 import itertools
 import logging
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -71,6 +72,9 @@ class ServerConfig:
     app_version: str = ""
     hello_timeout: float = DEFAULT_HELLO_TIMEOUT  # seconds a connection has to authenticate (with a token)
     max_connections: int = DEFAULT_MAX_CONNECTIONS  # open connections; one more is refused and closed
+    # Started headless by bridge3d (not a GUI add-on in someone's own Blender or FreeCAD): the gateway may then
+    # restore a durable session into it after a restart.
+    headless: bool = False
 
 
 class FrameTooLarge(Exception):
@@ -150,6 +154,7 @@ class HostServer:
         self._outcomes = collections.deque()
         self._reply_scheduled = False
         self.port = config.port
+        self.instance = secrets.token_hex(8)
         self._register_io_methods()
 
     # ----------------------------------------------------------------- lifecycle
@@ -377,7 +382,13 @@ class HostServer:
         return isinstance(offered, str) and hmac.compare_digest(offered.encode(), expected.encode())
 
     def _hello(self) -> dict[str, Any]:
-        return {"app": self.config.app_name, "app_version": self.config.app_version, "server_version": __version__}
+        return {
+            "app": self.config.app_name,
+            "app_version": self.config.app_version,
+            "server_version": __version__,
+            "instance": self.instance,  # new with every start of the process: a client can tell it restarted
+            "headless": self.config.headless,
+        }
 
     def _io_params(self, connection: _Connection, request: Request) -> dict[str, Any]:
         if request.method in {"events.subscribe", "events.unsubscribe"}:
