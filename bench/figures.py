@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pools
 from bridge3d.api.clients.base_client import BaseSocketClient
 from bridge3d.api.config import BackendSettings
 from bridge3d.rpc import RpcClient
@@ -51,6 +52,14 @@ class Sizes:
     warm_cubes: int
     warm_boxes: int
     warm_booleans: int
+    # Worker pools (bench/pools.py)
+    session_creates: int
+    interactive_calls: int  # per side
+    conversions: int  # per side
+    trivial_jobs: int
+    cancels: int
+    durability_calls: int  # per policy
+    restore_objects: int
 
 
 FULL = Sizes(
@@ -69,6 +78,13 @@ FULL = Sizes(
     warm_cubes=500,
     warm_boxes=200,
     warm_booleans=5,
+    session_creates=15,
+    interactive_calls=200,
+    conversions=40,
+    trivial_jobs=40,
+    cancels=3,
+    durability_calls=300,
+    restore_objects=1000,
 )
 TINY = Sizes(
     calls=40,
@@ -86,6 +102,13 @@ TINY = Sizes(
     warm_cubes=10,
     warm_boxes=5,
     warm_booleans=1,
+    session_creates=2,
+    interactive_calls=10,
+    conversions=4,
+    trivial_jobs=3,
+    cancels=1,
+    durability_calls=10,
+    restore_objects=50,
 )
 
 
@@ -548,4 +571,9 @@ FIGURES: dict[str, Callable[[Stack, Sizes], list[Row]]] = {
     "render": render_overhead,
     "freecad": freecad,
     "startup": start_up,
+    "sessions": pools.session_creation,
+    "interactive": pools.interactive_during_renders,
+    "conversions": pools.conversions,
+    "jobs": pools.trivial_jobs_and_cancel,
+    "durability": pools.durability,
 }

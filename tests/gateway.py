@@ -19,6 +19,7 @@ class Gateway:
     url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    state_dir: Path | None = None  # its records, journals and session snapshots (BRIDGE3D_STATE_DIR)
 
     def stop(self) -> None:
         stop_process(self.process)
@@ -49,13 +50,20 @@ def start_gateway(
     extra_env: dict[str, str] | None = None,
     blender_port: int | None = None,
     freecad_port: int | None = None,
+    port: int | None = None,
 ) -> Gateway:
-    """Run `uvicorn --factory bridge3d.api.main:app_factory` on a free port and wait for /version."""
-    port = free_port()
+    """Run `uvicorn --factory bridge3d.api.main:app_factory` on a free port (or ``port``: a restart) and wait for
+    /version. Its state directory is ``tmp_dir/state-<port>``, so a restart on the same port finds its records."""
+    port = port or free_port()
+    state_dir = tmp_dir / f"state-{port}"
     env = {
         **os.environ,
         **backend_env("blender", blender, blender_port or free_port()),
         **backend_env("freecad", freecad, freecad_port or free_port()),
+        # Its own records and worker pools; no warm spares unless a test asks (each is an application process).
+        "BRIDGE3D_STATE_DIR": str(state_dir),
+        "BRIDGE3D_BLENDER__WARM_SPARES": "0",
+        "BRIDGE3D_FREECAD__WARM_SPARES": "0",
         **(extra_env or {}),
     }
     env = {key: value for key, value in env.items() if value != ""}
@@ -65,9 +73,9 @@ def start_gateway(
         "--log-level",
         "warning",
     ]
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    gateway = Gateway(f"http://127.0.0.1:{port}", process, log_path)
+    gateway = Gateway(f"http://127.0.0.1:{port}", process, log_path, Path(env.get("BRIDGE3D_STATE_DIR", state_dir)))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -13,14 +13,15 @@ from websockets.sync.client import ClientConnection, connect
 Message = dict[str, Any]
 
 
-def ws_url(base_url: str, app: str) -> str:
-    return base_url.replace("http://", "ws://", 1) + f"/ws/{app}"
+def ws_url(base_url: str, app: str, session: str | None = None) -> str:
+    url = base_url.replace("http://", "ws://", 1) + f"/ws/{app}"
+    return url + f"?session={session}" if session else url
 
 
 @contextmanager
-def open_socket(base_url: str, app: str, **options: Any) -> Iterator[ClientConnection]:
-    """Connect, check the welcome message, and yield the connection."""
-    with connect(ws_url(base_url, app), open_timeout=10, **options) as socket:
+def open_socket(base_url: str, app: str, session: str | None = None, **options: Any) -> Iterator[ClientConnection]:
+    """Connect (to ``session``, or the default one), check the welcome message, and yield the connection."""
+    with connect(ws_url(base_url, app, session), open_timeout=10, **options) as socket:
         welcome = receive(socket)
         assert welcome["type"] == "welcome" and welcome["backend"] == app, welcome
         yield socket

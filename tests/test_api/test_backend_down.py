@@ -1,8 +1,8 @@
-"""One backend stops: its routes answer 503 at once, the other keeps working, and it recovers on restart."""
+"""One backend stops: its routes answer 503 without waiting for a timeout, the other keeps working, and it recovers
+on restart."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,23 +29,33 @@ def gateway_with_own_freecad(tmp_path: Path, blender_backend: Backend, own_freec
 
 
 def test_backend_down_then_back(tmp_path: Path, own_freecad: Backend, gateway_with_own_freecad: Gateway) -> None:
+    # The client gives up long before the gateway's 120 s call timeout: a 503 that waited for a timeout fails here.
     with httpx.Client(base_url=gateway_with_own_freecad.url, timeout=60) as api:
         ok(api.post("/api/v1/freecad/primitives/box", json={"name": "BeforeStop"}), 201)
         own_freecad.stop()
 
-        started = time.monotonic()
         found = error(api.post("/api/v1/freecad/primitives/box", json={"name": "WhileDown"}), 503, "CONNECTION_FAILED")
-        elapsed = time.monotonic() - started
-        assert elapsed < 1.0, f"503 took {elapsed:.2f} s"
-        assert "freecad" in found["message"].lower()
+        assert found["message"].startswith(f"Could not connect to freecad at 127.0.0.1:{own_freecad.port}"), found
         error(api.get("/api/v1/freecad/objects"), 503, "CONNECTION_FAILED")
 
-        ok(api.post("/api/v1/blender/primitives/cube", json={"name": "StillWorks"}), 201)
+        created = ok(api.post("/api/v1/blender/primitives/cube", json={"name": "StillWorks"}), 201)
+        assert created["object"]["vertices"] == 8
         health = ok(api.get("/health"))
         assert health["status"] == "degraded"
-        assert health["backends"]["freecad"]["reachable"] is False and health["backends"]["freecad"]["error"]
+        refused = f"Could not connect to freecad at 127.0.0.1:{own_freecad.port}: [Errno 111] Connection refused"
+        down = {
+            "name": "freecad",
+            "reachable": False,
+            "app_version": None,
+            "busy": None,
+            "running": None,
+            "since": None,
+            "round_trip_ms": None,
+            "error": refused,
+        }
+        assert health["backends"]["freecad"] == down
         assert health["backends"]["blender"]["reachable"] is True
-        assert ok(api.get("/health/freecad"))["reachable"] is False
+        assert ok(api.get("/health/freecad")) == down
 
         restarted = start_backend("freecad", tmp_path / "again", port=own_freecad.port, token=own_freecad.token)
         try:

@@ -7,6 +7,7 @@ import math
 
 import httpx
 import numpy as np
+import pytest
 import trimesh
 from PIL import Image, ImageStat
 
@@ -37,7 +38,7 @@ def test_freecad_part_rendered_in_blender(api: httpx.Client) -> None:
         201,
     )
     expected_volume = 40 * 30 * 10 - math.pi * 5**2 * 10
-    assert drilled["object"]["volume"] == __import__("pytest").approx(expected_volume, rel=1e-6)
+    assert drilled["object"]["volume"] == pytest.approx(expected_volume, rel=1e-6)
 
     exported = ok(
         api.post(
@@ -47,17 +48,21 @@ def test_freecad_part_rendered_in_blender(api: httpx.Client) -> None:
     )
     stl = api.get(exported["url"])
     assert stl.status_code == 200 and len(stl.content) == exported["size"]
-    mesh = trimesh.load(io.BytesIO(stl.content), file_type="stl")
+    mesh = trimesh.load(io.BytesIO(stl.content), file_type="stl", force="mesh")
+    assert isinstance(mesh, trimesh.Trimesh)
     assert mesh.is_watertight
-    assert abs(mesh.volume - expected_volume) / expected_volume < 0.01
+    assert mesh.volume == pytest.approx(expected_volume, rel=0.01)
 
     ok(api.delete("/api/v1/blender/scene"))
     imported = ok(api.post("/api/v1/blender/import", files={"file": ("drilled.stl", stl.content, "model/stl")}))
-    assert len(imported["objects"]) == 1
-    part = imported["objects"][0]
+    assert imported == {"name": "drilled.stl", "format": "STL", "objects": ["drilled"]}  # named after the file
+    part = "drilled"
     info = ok(api.get(f"/api/v1/blender/objects/{part}"))
-    # FreeCAD works in millimetres, Blender's STL importer keeps the numbers: 40 x 30 x 10 units.
-    assert np.allclose(sorted(info["dimensions"]), [10, 30, 40], atol=1e-3)
+    # FreeCAD works in millimetres, Blender's STL importer keeps the numbers: 40 x 30 x 10 units, where FreeCAD
+    # made them, with the triangles FreeCAD exported.
+    assert np.allclose(info["dimensions"], [40, 30, 10], atol=1e-3)
+    assert np.allclose(info["bounds"]["min"], [0, 0, 0], atol=1e-3)
+    assert info["faces"] == len(mesh.faces)
     ok(api.patch(f"/api/v1/blender/objects/{part}", json={"scale": [0.05, 0.05, 0.05], "location": [-1, -0.75, 0]}))
 
     ok(

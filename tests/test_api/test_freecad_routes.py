@@ -275,12 +275,35 @@ def test_unknown_document_is_404(api: httpx.Client) -> None:
         assert err["details"]["document"] == missing and err["details"]["field"] == "document"
 
 
-def test_get_object(api: httpx.Client, host: RpcClient, doc: str) -> None:
-    name = create(api, "cone", doc, name=uid("Get"), radius1=4, radius2=2, height=3)["object_id"]
+def test_get_object(api: httpx.Client, doc: str) -> None:
+    name = create(api, "cone", doc, name=uid("Get"), radius1=4, radius2=2, height=3, location=[1, 2, 3])["object_id"]
     info = ok(api.get(f"{BASE}/objects/{name}", params={"document": doc}))
-    assert info == get(host, name, doc)
-    assert close(info["volume"], PI * 3 / 3 * (16 + 8 + 4))
-    assert vec_close(info["dimensions"], [8.0, 8.0, 3.0], 1e-6)
+    # A frustum of radii 4 and 2, height 3, standing on its placement.
+    assert close(info.pop("volume"), PI * 3 / 3 * (16 + 8 + 4))
+    assert close(info.pop("area"), PI * (16 + 4 + (4 + 2) * math.hypot(4 - 2, 3)))
+    assert vec_close(info.pop("center_of_mass"), [1, 2, 3 + cone_centroid_height(4, 2, 3)], 1e-9)
+    assert info == {
+        "name": name,
+        "label": name,
+        "document": doc,
+        "type": "Part::Cone",
+        "location": [1.0, 2.0, 3.0],
+        "rotation": [0.0, 0.0, 0.0],
+        "scale": [1.0, 1.0, 1.0],
+        "dimensions": [8.0, 8.0, 3.0],
+        "bounds": {"min": [-3.0, -2.0, 3.0], "max": [5.0, 6.0, 6.0]},
+        "visible": True,
+        "shape_type": "Solid",
+        "solids": 1,
+        "valid": True,
+        "placement": {
+            "position": [1.0, 2.0, 3.0],
+            "rotation_axis": [0.0, 0.0, 1.0],
+            "rotation_angle": 0.0,
+            "quaternion": [0.0, 0.0, 0.0, 1.0],
+        },
+        "parameters": {"radius1": 4.0, "radius2": 2.0, "height": 3.0},
+    }
 
 
 def test_unknown_object_is_404(api: httpx.Client, doc: str) -> None:
@@ -294,7 +317,8 @@ def test_unknown_object_is_404(api: httpx.Client, doc: str) -> None:
 def test_delete_object(api: httpx.Client, host: RpcClient, doc: str) -> None:
     name = create(api, "box", doc, name=uid("Del"))["object_id"]
     before = count(host, doc)
-    assert ok(api.delete(f"{BASE}/objects/{name}", params={"document": doc})) == {"name": name, "deleted": True}
+    deleted = ok(api.delete(f"{BASE}/objects/{name}", params={"document": doc}))
+    assert deleted == {"name": name, "deleted": True, "shown": []}  # not a boolean: nothing to show again
     assert count(host, doc) == before - 1
     with pytest.raises(NotFound):
         get(host, name, doc)
@@ -358,7 +382,9 @@ def test_transform_with_nothing_to_change_leaves_the_object(api: httpx.Client, h
     name = create(api, "box", doc, name=uid("Idle"), location=[1, 2, 3])["object_id"]
     unchanged = ok(api.patch(f"{BASE}/objects/{name}", json={"document": doc}))
     assert unchanged["location"] == [1.0, 2.0, 3.0] and get(host, name, doc)["location"] == [1.0, 2.0, 3.0]
-    err = error(api.patch(f"{BASE}/objects/{name}", json={"document": doc, "position": [0, 0, 0]}), 422)
+    err = error(
+        api.patch(f"{BASE}/objects/{name}", json={"document": doc, "position": [0, 0, 0]}), 422, "VALIDATION_ERROR"
+    )
     assert field_names(err) == {"position"} and "location" in err["message"]  # REST says location
 
 
@@ -433,7 +459,7 @@ def test_boolean_missing_object(api: httpx.Client, host: RpcClient, doc: str) ->
     assert err["details"]["name"] == ghost and err["details"]["field"] == "object2"
     err = error(post(api, "/boolean/subtract", {"object1": a, "object2": ghost, "document": doc}), 404, "NOT_FOUND")
     assert err["details"]["field"] == "object2"
-    err = error(post(api, "/boolean/intersect", {"object1": ghost, "object2": a, "document": doc}), 404)
+    err = error(post(api, "/boolean/intersect", {"object1": ghost, "object2": a, "document": doc}), 404, "NOT_FOUND")
     assert err["details"]["field"] == "object1"
     err = error(post(api, "/boolean/union", {"object1": a, "document": doc}), 422, "VALIDATION_ERROR")
     assert field_names(err) == {"object2"}
@@ -444,7 +470,9 @@ def test_boolean_same_object_twice(api: httpx.Client, host: RpcClient, doc: str)
     a = create(api, "box", doc, name=uid("Twice"))["object_id"]
     before = count(host, doc)
     for operation in ("subtract", "union"):
-        err = error(post(api, f"/boolean/{operation}", {"object1": a, "object2": a, "document": doc}), 422)
+        err = error(
+            post(api, f"/boolean/{operation}", {"object1": a, "object2": a, "document": doc}), 422, "VALIDATION_ERROR"
+        )
         assert field_names(err) == {"object2"} and "must differ from object1" in err["message"]
     assert count(host, doc) == before
 
@@ -472,8 +500,15 @@ def parts(api: httpx.Client, doc: str) -> dict[str, str]:
 def export(api: httpx.Client, doc: str, fmt: str, objects: list[str], **extra: Any) -> dict[str, Any]:
     result: dict[str, Any] = ok(post(api, "/export", {"format": fmt, "objects": objects, "document": doc, **extra}))
     assert result["format"] == fmt and result["objects"] == objects and result["document"] == doc
-    assert result["size"] > 0 and result["url"] == f"{BASE}/files/{result['name']}"
+    assert result["url"] == f"{BASE}/files/{result['name']}"
     return result
+
+
+def fetch(api: httpx.Client, exported: dict[str, Any]) -> bytes:
+    """Download an exported file; it is as large as the export said."""
+    data = download(api, exported["url"])
+    assert len(data) == exported["size"]
+    return data
 
 
 @pytest.mark.parametrize(
@@ -501,7 +536,7 @@ def test_export_and_reimport_solid(
 def test_export_keeps_placement(
     api: httpx.Client, host: RpcClient, doc: str, scratch: str, parts: dict[str, str], fmt: str, ext: str
 ) -> None:
-    data = download(api, export(api, doc, fmt, [parts["box"]])["url"])
+    data = fetch(api, export(api, doc, fmt, [parts["box"]]))
     imported = ok(
         api.post(BASE + "/import", params={"document": scratch}, files={"file": (f"{uid('at')}.{ext}", data)})
     )
@@ -512,7 +547,7 @@ def test_export_keeps_placement(
 
 def test_export_stl(api: httpx.Client, doc: str, parts: dict[str, str]) -> None:
     result = export(api, doc, "STL", [parts["rod"]], filepath=f"{uid('rod')}.stl")
-    mesh = trimesh.load(io.BytesIO(download(api, result["url"])), file_type="stl", force="mesh")
+    mesh = trimesh.load(io.BytesIO(fetch(api, result)), file_type="stl", force="mesh")
     assert isinstance(mesh, trimesh.Trimesh)
     assert mesh.is_watertight
     assert math.isclose(mesh.volume, PI * 25 * 10, rel_tol=0.01)
@@ -521,10 +556,11 @@ def test_export_stl(api: httpx.Client, doc: str, parts: dict[str, str]) -> None:
 
 def test_export_obj(api: httpx.Client, doc: str, parts: dict[str, str]) -> None:
     result = export(api, doc, "OBJ", [parts["rod"], parts["box"]])
-    data = download(api, result["url"])
-    assert b"\nv " in data and b"\nf " in data
-    mesh = trimesh.load(io.BytesIO(data), file_type="obj", force="mesh")
-    mesh.merge_vertices()
+    # FreeCAD writes the objects as one unnamed mesh: the geometry tells which are in it.
+    mesh = trimesh.load(io.BytesIO(fetch(api, result)), file_type="obj", force="mesh")
+    assert isinstance(mesh, trimesh.Trimesh)
+    mesh.merge_vertices()  # FreeCAD gives each face its own normals; welded, both bodies are closed
+    assert mesh.is_watertight
     assert np.allclose(mesh.bounds, [[1, -5, 0], [55, 22, 33]], atol=1e-3)
     assert math.isclose(mesh.volume, PI * 25 * 10 + 6000, rel_tol=0.01)
 
@@ -535,12 +571,15 @@ def test_export_all_visible_solids(api: httpx.Client, host: RpcClient, scratch: 
     ok(post(api, "/boolean/union", {"object1": a, "object2": b, "name": "Both", "document": scratch}), 201)
     result = ok(post(api, "/export", {"format": "STL", "document": scratch}))
     assert result["objects"] == ["Both"]  # the hidden inputs are not exported twice
-    mesh = trimesh.load(io.BytesIO(download(api, result["url"])), file_type="stl", force="mesh")
+    mesh = trimesh.load(io.BytesIO(fetch(api, result)), file_type="stl", force="mesh")
+    assert isinstance(mesh, trimesh.Trimesh)
+    assert mesh.is_watertight
     assert math.isclose(mesh.volume, 2000.0, rel_tol=1e-6)
+    assert np.allclose(mesh.bounds, [[0, 0, 0], [30, 10, 10]], atol=1e-6)
 
 
 def test_import_stl_as_mesh(api: httpx.Client, host: RpcClient, doc: str, scratch: str, parts: dict[str, str]) -> None:
-    data = download(api, export(api, doc, "STL", [parts["box"]])["url"])
+    data = fetch(api, export(api, doc, "STL", [parts["box"]]))
     imported = ok(api.post(BASE + "/import", params={"document": scratch}, files={"file": ("box.stl", data)}))
     (name,) = imported["objects"]
     real = get(host, name, scratch)
@@ -551,13 +590,15 @@ def test_import_stl_as_mesh(api: httpx.Client, host: RpcClient, doc: str, scratc
 def test_export_errors(api: httpx.Client, doc: str, scratch: str, parts: dict[str, str]) -> None:
     err = error(post(api, "/export", {"format": "DXF", "document": doc}), 422, "VALIDATION_ERROR")
     assert field_names(err) == {"format"}
-    err = error(post(api, "/export", {"format": "STEP", "objects": [uid("Ghost")], "document": doc}), 404)
+    err = error(post(api, "/export", {"format": "STEP", "objects": [uid("Ghost")], "document": doc}), 404, "NOT_FOUND")
     assert err["details"]["field"] == "objects[0]"
     err = error(post(api, "/export", {"format": "STEP", "document": uid("NoDoc")}), 404, "NOT_FOUND")
     assert err["details"]["field"] == "document"
     err = error(post(api, "/export", {"format": "STEP", "document": scratch}), 409, "CONFLICT")
     assert err["details"]["field"] == "objects"  # nothing to export in an empty document
-    err = error(post(api, "/export", {"format": "STEP", "filepath": "../../x.step", "document": doc}), 422)
+    err = error(
+        post(api, "/export", {"format": "STEP", "filepath": "../../x.step", "document": doc}), 422, "VALIDATION_ERROR"
+    )
     assert field_names(err) == {"filepath"}
 
 
@@ -583,12 +624,21 @@ def test_import_corrupt_step(api: httpx.Client, host: RpcClient, freecad_backend
 
 
 # ---------------------------------------------------------------------------------------------- documents
-def test_list_documents(api: httpx.Client, host: RpcClient, doc: str) -> None:
-    listed = ok(api.get(BASE + "/documents"))["documents"]
-    assert doc in {d["name"] for d in listed}
-    assert [d["name"] for d in listed] == [d["name"] for d in host.call("document.list")["documents"]]
-    mine = next(d for d in listed if d["name"] == doc)
-    assert mine["objects"] == count(host, doc)
+def test_list_documents(api: httpx.Client, doc: str, scratch: str) -> None:
+    create(api, "box", scratch, name="Listed")
+    create(api, "sphere", scratch, name="Listed")
+    listed = {d["name"]: d for d in ok(api.get(BASE + "/documents"))["documents"]}
+    assert {doc, scratch} <= set(listed)
+    assert listed[scratch] == {
+        "name": scratch,
+        "label": scratch,
+        "objects": 2,
+        "active": True,  # the document made last
+        "undo": ["Create sphere", "Create box"],
+        "redo": [],
+        "file": None,
+    }
+    assert [name for name, info in listed.items() if info["active"]] == [scratch]
 
 
 def test_create_and_close_document(api: httpx.Client, host: RpcClient) -> None:
@@ -597,7 +647,7 @@ def test_create_and_close_document(api: httpx.Client, host: RpcClient) -> None:
     assert created["name"] == name and created["objects"] == 0 and created["active"] is True
     assert name in {d["name"] for d in host.call("document.list")["documents"]}
     again = ok(post(api, "/documents", {"name": name}), 201)
-    assert again["name"] != name and again["name"].startswith(name)
+    assert (again["name"], again["label"]) == (f"{name}1", name)  # FreeCAD numbers a taken name; the label stays
     for each in (name, again["name"]):
         assert ok(api.delete(f"{BASE}/documents/{each}")) == {"name": each, "closed": True}
     names = {d["name"] for d in host.call("document.list")["documents"]}
@@ -761,7 +811,8 @@ def test_execute(api: httpx.Client, host: RpcClient, doc: str) -> None:
 
 def test_execute_error(api: httpx.Client) -> None:
     err = error(post(api, "/execute", {"code": "Part.makeBox(-1, 1, 1)"}), 400, "EXECUTION_ERROR")
-    assert err["details"]["traceback"] and err["details"]["type"]
+    assert err["message"] == "ValueError: length of box too small" and err["details"]["type"] == "ValueError"
+    assert err["details"]["traceback"].endswith("line 1, in <module>\nValueError: length of box too small\n")
     err = error(post(api, "/execute", {"code": "raise KeyError('nope')"}), 400, "EXECUTION_ERROR")
     assert err["details"]["type"] == "KeyError" and "KeyError: 'nope'" in err["details"]["traceback"]
     err = error(post(api, "/execute", {"code": "print(1)", "timeout": 0}), 422, "VALIDATION_ERROR")

@@ -26,6 +26,16 @@ FIGURES = [
     "FreeCAD boxes, one REST call each",
     "FreeCAD boolean overhead",
     "start-up",
+    "session create (warm pool)",
+    "GET /objects during 2 render jobs",
+    "4 STEP→STL jobs, 1 vs 2 workers",
+    "trivial job: submit → succeeded",
+    "cancel a running Cycles render job",
+    "mutating call: durability off / everysec / always",
+    "restore a 51-object session",
+    "soak RSS: gateway",
+    "soak RSS: Blender host",
+    "soak RSS: FreeCAD host",
 ]
 
 
@@ -49,7 +59,7 @@ def test_the_suite_measures_every_figure_and_stops_what_it_started(
         cwd=repo_root,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=900,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -21,14 +21,18 @@ from envelope import error, ok
 
 from .conftest import Stack, require_applications, wait_until_ok
 
+# Small enough for the tests to wait for, large enough that a host that merely answers slowly on a loaded machine is
+# not taken for hung: a host answers a ping in milliseconds, and a cancelled Python loop stops as quickly.
 LIMITS = {
     "BRIDGE3D_SUPERVISE_PING_INTERVAL": "0.5",
-    "BRIDGE3D_SUPERVISE_PING_TIMEOUT": "1",
-    "BRIDGE3D_SUPERVISE_HANG_TIMEOUT": "3",
+    "BRIDGE3D_SUPERVISE_PING_TIMEOUT": "3",
+    "BRIDGE3D_SUPERVISE_HANG_TIMEOUT": "6",
     "BRIDGE3D_SUPERVISE_MAX_BUSY": "3",
-    "BRIDGE3D_SUPERVISE_CANCEL_GRACE": "1.5",
+    "BRIDGE3D_SUPERVISE_CANCEL_GRACE": "3",
     "BRIDGE3D_SUPERVISE_BACKOFF": "0.2",
 }
+# How long to wait for what takes seconds on an idle machine (a restart, a cancelled request): generous.
+PATIENCE = 120.0
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +74,7 @@ class Background:
         return self.response
 
 
-def wait_for_busy(api: httpx.Client, app: str, timeout: float = 10) -> None:
+def wait_for_busy(api: httpx.Client, app: str, timeout: float = PATIENCE) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         backend = ok(api.get("/health"))["backends"][app]
@@ -88,15 +92,17 @@ def test_a_script_stuck_in_an_uninterruptible_call_is_restarted(
     started = time.monotonic()
     request = Background(api, "POST", "/api/v1/blender/execute", json={"code": "import time\ntime.sleep(10**6)"})
     wait_for_busy(api, "blender")
-    new_pid = stack.wait_for_restart("blender", old_pid, restarts, timeout=30)
+    new_pid = stack.wait_for_restart("blender", old_pid, restarts, timeout=PATIENCE)
     seconds = time.monotonic() - started
     record_property("busy_script_to_restart_s", round(seconds, 2))
-    print(f"blender: stuck script (max_busy 3 s, cancel grace 1.5 s) restarted after {seconds:.2f} s")
+    print(f"blender: stuck script (max_busy 3 s, cancel grace 3 s) restarted after {seconds:.2f} s")
     assert not is_alive(old_pid) and is_alive(new_pid)
-    # The request that hung gets an error envelope, not a hang; the next one works on the new process.
-    response = request.result(timeout=30)
-    assert response.status_code >= 500 and response.json()["status"] == "error", response.text
-    ok(wait_until_ok(api, "POST", "/api/v1/blender/primitives/cube", timeout=10, json={"name": "After"}), 201)
+    # The request that hung gets an error envelope, not a hang: the host it waited on went away under it. The next
+    # one works on the new process.
+    err = error(request.result(timeout=PATIENCE), 503, "CONNECTION_FAILED")
+    assert err["message"].startswith("Lost connection to blender"), err
+    created = wait_until_ok(api, "POST", "/api/v1/blender/primitives/cube", timeout=PATIENCE, json={"name": "After"})
+    assert ok(created, 201)["object_id"] == "After"
     assert stack.pid("api") == gateway_pid
     log = stack.log("supervisor")
     assert "blender: main thread busy with code.execute" in log and "sent rpc.cancel" in log
@@ -105,16 +111,16 @@ def test_a_script_stuck_in_an_uninterruptible_call_is_restarted(
 
 def test_a_runaway_python_loop_is_cancelled_without_a_restart(stack: Stack, api: httpx.Client) -> None:
     pid, restarts = stack.pid("freecad"), stack.restarts("freecad")
+    assert pid is not None
     cancels_before = stack.log("supervisor").count("freecad: main thread busy")
     request = Background(api, "POST", "/api/v1/freecad/execute", json={"code": "while True:\n    pass"})
-    response = request.result(timeout=30)
-    err = error(response, 409, "CANCELLED")
-    assert "cancel" in err["message"].lower()
+    err = error(request.result(timeout=PATIENCE), 409, "CANCELLED")
+    assert err["message"] == "code.execute was cancelled by rpc.cancel", err
     assert stack.log("supervisor").count("freecad: main thread busy") == cancels_before + 1
     # Give the supervisor a few more probes: it must not restart a host that recovered.
     time.sleep(2)
     assert stack.pid("freecad") == pid and is_alive(pid) and stack.restarts("freecad") == restarts
-    ok(api.post("/api/v1/freecad/primitives/box", json={"name": "StillHere"}), 201)
+    assert ok(api.post("/api/v1/freecad/primitives/box", json={"name": "StillHere"}), 201)["object_id"] == "StillHere"
 
 
 def test_a_frozen_host_that_stops_answering_ping_is_restarted(
@@ -125,16 +131,17 @@ def test_a_frozen_host_that_stops_answering_ping_is_restarted(
     frozen_at = time.monotonic()
     os.kill(old_pid, signal.SIGSTOP)  # answers nothing, not even on its IO thread
     try:
-        new_pid = stack.wait_for_restart("freecad", old_pid, restarts, timeout=30)
+        new_pid = stack.wait_for_restart("freecad", old_pid, restarts, timeout=PATIENCE)
     finally:
         if is_alive(old_pid):
             os.kill(old_pid, signal.SIGCONT)
     seconds = time.monotonic() - frozen_at
     record_property("frozen_host_to_restart_s", round(seconds, 2))
-    print(f"freecad: frozen host (hang timeout 3 s) restarted after {seconds:.2f} s")
+    print(f"freecad: frozen host (hang timeout 6 s) restarted after {seconds:.2f} s")
     assert not is_alive(old_pid) and is_alive(new_pid)
     assert "freecad: down: no answer to rpc.ping for" in stack.log("supervisor")
-    ok(wait_until_ok(api, "POST", "/api/v1/freecad/primitives/box", timeout=10, json={"name": "Thawed"}), 201)
+    created = wait_until_ok(api, "POST", "/api/v1/freecad/primitives/box", timeout=PATIENCE, json={"name": "Thawed"})
+    assert ok(created, 201)["object_id"] == "Thawed"
 
 
 def test_ctrl_c_stops_everything_cleanly(stack: Stack) -> None:
@@ -142,7 +149,7 @@ def test_ctrl_c_stops_everything_cleanly(stack: Stack) -> None:
     pids = {name: pid for name, pid in stack.pids().items() if pid is not None}
     assert set(pids) == {"supervisor", "api", "blender", "freecad"} and pids["supervisor"] == stack.foreground.pid
     stack.foreground.send_signal(signal.SIGINT)
-    assert stack.foreground.wait(timeout=30) == 0, stack.foreground_log()
+    assert stack.foreground.wait(timeout=PATIENCE) == 0, stack.foreground_log()
     assert not any(is_alive(pid) for pid in pids.values())
     assert stack.our_processes() == []
     assert stack.ports_free()

@@ -85,9 +85,14 @@ def test_code_steps_in_a_batch_are_403_and_nothing_runs(
     assert not marker.exists()
 
 
-def test_other_routes_still_work(api: httpx.Client) -> None:
-    ok(api.get("/api/v1/blender/scene"))
-    ok(api.post("/api/v1/blender/batch", json={"steps": [{"method": "scene.info"}]}))
+def test_other_routes_still_work(api: httpx.Client, hosts: dict[str, RpcClient]) -> None:
+    name = f"StillWorks{secrets.token_hex(3)}"
+    assert ok(api.post("/api/v1/blender/primitives/cube", json={"name": name}), 201)["object_id"] == name
+    assert ok(api.get(f"/api/v1/blender/objects/{name}"))["type"] == "MESH"
+    report = ok(api.post("/api/v1/blender/batch", json={"steps": [{"method": "object.get", "params": {"name": name}}]}))
+    assert (report["completed"], report["failed"], report["steps"][0]["status"]) == (1, False, "success")
+    assert hosts["blender"].call("object.get", {"name": name})["vertices"] == 8
+    hosts["blender"].call("object.delete", {"name": name})
 
 
 def test_opening_a_blend_does_not_run_its_scripts(

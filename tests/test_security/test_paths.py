@@ -17,14 +17,14 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import httpx
 import pytest
 
 from backends import Backend
 from bridge3d.rpc import RpcClient, RpcError
-from bridge3d.rpc.errors import InvalidParams
+from bridge3d.rpc.errors import INVALID_PARAMS, InvalidParams, NotFound
 from bridge3d.rpc.workspace import check_file_name
 from envelope import error, field_names, ok
 from gateway import Gateway, start_gateway
@@ -46,13 +46,22 @@ class Arena:
     before: dict[str, tuple[int, int]]
 
 
-def well_formed(name: str) -> bool:
-    """Whether ``name`` passes the file-name rule (then only the host, resolving it, can see where it leads)."""
+def name_rule_reason(name: str) -> str | None:
+    """Why the file-name rule refuses ``name``, or None when it passes (then only the host, resolving the name, can
+    see where it leads)."""
     try:
         check_file_name(name)
-    except InvalidParams:
-        return False
-    return True
+    except InvalidParams as refused:
+        reason: str = refused.data["reason"]
+        return reason
+    return None
+
+
+def well_formed(name: str) -> bool:
+    return name_rule_reason(name) is None
+
+
+OUTSIDE = "resolves outside the workspace"  # the host's answer for a well-formed name that is a symlink out
 
 
 def hostile_names(ext: str, canary: Path) -> list[str]:
@@ -191,6 +200,20 @@ ROUTES = [
 ]
 
 
+def expected_refusal(route: Route, name: str) -> tuple[int, str, str | None]:
+    """(status, code, reason) for a hostile name on a route. By URL, a name holding a (decoded) slash matches no
+    route. An upload is refused for an extension the route does not take, then for a name with a folder in it.
+    Anything else meets the file-name rule, at the gateway or at the host, which also sees a symlink leading out."""
+    if route.by_url and "/" in name:
+        return 404, "NOT_FOUND", None
+    if route.label in ("import", "open"):
+        if not name.lower().endswith(route.ext.lower()):
+            return 422, "INVALID_UPLOAD", None
+        if "/" in name or "\\" in name:
+            return 422, "INVALID_UPLOAD", "not a plain file name"
+    return 422, "VALIDATION_ERROR", name_rule_reason(name) or OUTSIDE
+
+
 def status_of(response: httpx.Response | RawResponse) -> int:
     return response.status_code if isinstance(response, httpx.Response) else response.status
 
@@ -223,16 +246,22 @@ def test_every_route_works_with_a_safe_name(api: httpx.Client, backends: dict[st
 @pytest.mark.parametrize("route", ROUTES, ids=[f"{r.app}-{r.label}" for r in ROUTES])
 def test_hostile_names_are_refused(api: httpx.Client, arena: Arena, document: str, route: Route) -> None:
     names = hostile_names(route.ext, arena.canaries[route.app])
-    assert len(names) >= 20
+    assert len(names) == 28
     for name in names:
         response = route.send(api, name, document)
         status, body = status_of(response), body_of(response)
-        # By URL, a name with a (decoded) slash does not match the route at all: 404. Everything else is 422.
-        expected = {404, 422} if route.by_url and "/" in name else {422}
-        assert status in expected, (route.app, route.label, repr(name), status, body[:300])
+        expected_status, code, reason = expected_refusal(route, name)
+        where = (route.app, route.label, repr(name), status, body[:300])
+        assert status == expected_status, where
         envelope = json.loads(body)
-        assert envelope["status"] == "error", envelope
-        assert envelope["error"]["code"] in {"VALIDATION_ERROR", "INVALID_PARAMS", "INVALID_UPLOAD", "NOT_FOUND"}
+        assert envelope["status"] == "error" and envelope["error"]["code"] == code, where
+        details = envelope["error"]["details"]
+        if code == "INVALID_UPLOAD" and reason is None:  # the extension: the route names those it takes
+            assert route.ext.lower() in details["accepted"] and details["field"] == "file", where
+        elif code == "INVALID_UPLOAD":
+            assert details == {"field": "file", "reason": reason}, where
+        elif code == "VALIDATION_ERROR":
+            assert [problem["reason"] for problem in details["errors"]] == [reason], where
         assert CANARY_TEXT.encode() not in body
 
 
@@ -276,9 +305,16 @@ def test_url_encoded_download_paths(api: httpx.Client, app: str) -> None:
         f"../../{CANARY_NAME}",
     ]
     for target in targets:
+        decoded = unquote(target, errors="replace")  # what the server makes of the path, once
         for method in ("GET", "DELETE"):
             response = raw(api, method, f"/api/v1/{app}/files/{target}")
-            assert 400 <= response.status < 500, (method, target, response.status, response.body[:300])
+            where = (method, target, response.status, response.body[:300])
+            if "/" in decoded:  # no route has a longer path
+                assert (response.status, response.json()["error"]["code"]) == (404, "NOT_FOUND"), where
+            else:
+                assert (response.status, response.json()["error"]["code"]) == (422, "VALIDATION_ERROR"), where
+                (problem,) = response.json()["error"]["details"]["errors"]
+                assert (problem["field"], problem["reason"]) == ("name", name_rule_reason(decoded)), where
             assert CANARY_TEXT.encode() not in response.body
 
 
@@ -329,7 +365,10 @@ def test_host_file_methods_refuse_hostile_names(hosts: dict[str, RpcClient], are
         ):
             with pytest.raises(RpcError) as refused:
                 client.call(method, params)
-            assert refused.value.code in (-32602, -32001), (method, repr(name), refused.value)
+            # Refused for the name itself (never "not found", which would mean the host looked the file up).
+            where = (method, repr(name), refused.value)
+            assert refused.value.code == INVALID_PARAMS, where
+            assert refused.value.data["reason"] == (name_rule_reason(name) or OUTSIDE), where
             SEEN.append(json.dumps(refused.value.data or {}).encode())
     # The symlink specifically: resolved, found outside, refused (not "not found").
     with pytest.raises(RpcError) as refused:
@@ -394,7 +433,7 @@ def test_gltf_that_references_files_outside_is_refused(
         error(upload(api, f"{B}/import", name, _gltf(uri)), 422, "INVALID_UPLOAD")
         assert not (backends["blender"].workspace / name).exists(), "the refused upload must not reach the workspace"
         error(upload(api, f"{B}/import", f"ref-{MARKER}.glb", _glb(uri)), 422, "INVALID_UPLOAD")
-    with pytest.raises(RpcError):
+    with pytest.raises(NotFound):
         hosts["blender"].call("object.get", {"name": f"Ref{MARKER}"})
     # An embedded (data:) buffer is fine.
     imported = ok(upload(api, f"{B}/import", f"ref-{MARKER}.gltf", _gltf("data:application/octet-stream;base64,DATA")))
@@ -403,7 +442,7 @@ def test_gltf_that_references_files_outside_is_refused(
 
 
 def test_zz_nothing_was_written_or_read_outside_the_workspaces(
-    api: httpx.Client, arena: Arena, backends: dict[str, Backend]
+    api: httpx.Client, arena: Arena, backends: dict[str, Backend], gateway: Gateway
 ) -> None:
     """Runs last: the canaries are intact and never came back; the scans find nothing new outside."""
     for route in ROUTES:
@@ -418,7 +457,8 @@ def test_zz_nothing_was_written_or_read_outside_the_workspaces(
     assert leaked == [], "the canary's content came back in a response"
     assert len(SEEN) > 500
 
-    after = snapshot(arena.basetemp, arena.workspaces)
+    assert gateway.state_dir is not None  # the gateway's own records and session snapshots: written by it, on purpose
+    after = snapshot(arena.basetemp, [*arena.workspaces, gateway.state_dir])
     new_or_changed = sorted(path for path, state in after.items() if arena.before.get(path) != state)
     assert new_or_changed == [], f"written outside the workspaces: {new_or_changed}"
     stray = names_containing(arena.basetemp, MARKER, recursive=True)

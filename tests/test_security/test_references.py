@@ -354,18 +354,20 @@ def test_obj_material_library_outside_is_refused_at_upload(
 ) -> None:
     """Blender reads an mtllib from wherever it points ('../' or absolute): refused before it reaches the workspace."""
     relative = os.path.relpath(arena.mtl, backends["blender"].workspace)
-    for statement in (
-        f"mtllib {arena.mtl}",
-        f"mtllib {relative}",
-        f"  MTLLIB\t{relative}",
-        f"mtllib ok.mtl {relative}",
-        f"mtllib \\\n{arena.mtl}",
-        f"v 0 0 0\rmtllib {relative}",
+    absolute = str(arena.mtl)
+    # (statement, the library names reported: each way a reader may take it that leads outside)
+    for statement, paths in (
+        (f"mtllib {absolute}", [absolute]),
+        (f"mtllib {relative}", [relative]),
+        (f"  MTLLIB\t{relative}", [relative]),
+        (f"mtllib ok.mtl {relative}", [f"ok.mtl {relative}", relative]),
+        (f"mtllib \\\n{absolute}", [f"\\\n{absolute}", "\\", absolute]),
+        (f"v 0 0 0\rmtllib {relative}", [relative]),
     ):
         name = f"mtl-{M}.obj"
         content = f"# a model\n{statement}\no Obj{M}\nusemtl Canary{M}\n{TRIANGLE_OBJ}".encode()
         err = error(upload(api, f"{B}/import", name, content), 422, "INVALID_UPLOAD")
-        assert err["details"]["references"], err
+        assert err["details"]["references"] == [{"kind": "mtllib", "name": name, "path": path} for path in paths], err
         assert not (backends["blender"].workspace / name).exists(), statement
     assert not any(n.startswith(f"Obj{M}") for n in ok(api.get(f"{B}/scene"))["objects"])
 
@@ -435,13 +437,13 @@ def test_a_renamed_model_is_checked_by_the_host(
     `format` (in a batch, or straight to the host) is refused by the host's own check, before the importer runs."""
     obj = f"mtllib {arena.mtl}\no Renamed{M}\n{TRIANGLE_OBJ}".encode()
     gltf = json.dumps({"asset": {"version": "2.0"}, "buffers": [{"uri": str(arena.png), "byteLength": 36}]}).encode()
-    for fmt, content in (("OBJ", obj), ("GLTF", gltf)):
+    for fmt, content, kind, outside in (("OBJ", obj, "mtllib", arena.mtl), ("GLTF", gltf, "uri", arena.png)):
         name = f"renamed-{M}-{fmt.lower()}.stl"
         put(backends["blender"], name, content)
         steps = [{"method": "file.import", "params": {"name": name, "format": fmt}}]
         report = ok(api.post(f"{B}/batch", json={"steps": steps}))["steps"][0]
         assert report["status"] == "error" and report["error"]["code"] == -32602, report
-        assert report["error"]["data"]["references"], report
+        assert report["error"]["data"]["references"] == [{"kind": kind, "name": name, "path": str(outside)}], report
         with pytest.raises(RpcError) as refused:
             hosts["blender"].call("file.import", {"name": name, "format": fmt})
         assert refused.value.name == "INVALID_PARAMS"
@@ -492,6 +494,7 @@ def test_usd_layers_and_assets_outside_are_refused_at_upload(
     """Sublayers, references and payloads are composed when the stage opens (the importer would bring in the
     outside mesh); texture asset paths in a binary layer too. Text, binary and packaged layers are all checked."""
     relative = os.path.relpath(arena.usda, backends["blender"].workspace)
+    outside = {"sublayer.usda": str(arena.usda), "reference.usda": relative, "payload.usda": str(arena.usda)}
     layers = {
         "sublayer.usda": f"#usda 1.0\n(\n    subLayers = [@{arena.usda}@]\n)\n",
         "reference.usda": f'#usda 1.0\ndef Xform "Root" {{\n  def "In" (references = @{relative}@</Secret>) {{}}\n}}\n',
@@ -502,7 +505,8 @@ def test_usd_layers_and_assets_outside_are_refused_at_upload(
     }
     for name, text in layers.items():
         err = error(upload(api, f"{B}/import", f"{M}-{name}", text.encode()), 422, "INVALID_UPLOAD")
-        assert err["details"]["references"], (name, err)
+        expected = [{"kind": "usd_asset", "name": f"{M}-{name}", "path": outside.get(name, relative)}]
+        assert err["details"]["references"] == expected, (name, err)
     packaged = backends["blender"].workspace.parent / f"pack-{M}.usdz"
     with zipfile.ZipFile(packaged, "w", zipfile.ZIP_STORED) as package:
         package.writestr("root.usda", layers["reference.usda"])
@@ -1028,14 +1032,15 @@ def test_import_whose_scan_fails_is_undone_and_refused(
 
 # ------------------------------------------------------------------ at last
 def test_zz_nothing_came_back_and_nothing_was_written_outside(
-    api: httpx.Client, arena: Arena, backends: dict[str, Backend]
+    api: httpx.Client, arena: Arena, backends: dict[str, Backend], gateway: Gateway
 ) -> None:
     """Runs last: the canaries never came back, nothing new appeared outside the workspaces, both still work."""
     leaked = [body for body in SEEN if CANARY_TEXT.encode() in body or base64.b64encode(CANARY_TEXT.encode()) in body]
     assert leaked == [], "a canary's content came back in a response"
     assert [body for body in SEEN if buffer_canary_in(body)] == [], "the buffer canary came back in a response"
     assert len(SEEN) > 50
-    after = snapshot(arena.basetemp, arena.workspaces)
+    assert gateway.state_dir is not None  # the gateway's own records and session snapshots: written by it, on purpose
+    after = snapshot(arena.basetemp, [*arena.workspaces, gateway.state_dir])
     new_or_changed = sorted(path for path, state in after.items() if arena.before.get(path) != state)
     assert new_or_changed == [], f"written outside the workspaces: {new_or_changed}"
     assert names_containing(arena.outside, "written", recursive=True) == []

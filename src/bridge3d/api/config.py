@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +23,15 @@ class BackendSettings(BaseModel):
     connect_retries: int = Field(2, ge=0, le=10, description="retries of a failed connect (never of a sent request)")
     retry_backoff: float = Field(0.05, ge=0, description="first retry delay in seconds; doubles, with jitter")
     max_frame_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    # The worker pool: host-server processes the gateway starts itself, one per session and per running job.
+    workers: int = Field(
+        4, ge=0, le=256, description="sessions at most besides the default one (each is a process); 0: no sessions"
+    )
+    warm_spares: int = Field(
+        1, ge=0, le=64, description="workers kept started and idle, so a new session or job need not wait for one"
+    )
+    job_workers: int = Field(1, ge=0, le=256, description="jobs of this application that run at once; 0: no jobs")
+    worker_start_timeout: float = Field(60.0, gt=0, description="seconds a new worker may take to listen")
 
 
 class Settings(BaseSettings):
@@ -30,6 +41,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    state_dir: Path = Field(
+        Path(".state"), description="pid files, logs, workspaces, the gateway's session and job records, job outputs"
+    )
     api_key: SecretStr | None = Field(
         None, description="one key or several, comma-separated; required on every /api/v1 and WebSocket call when set"
     )
@@ -82,6 +96,45 @@ class Settings(BaseSettings):
     ws_max_pending: int = Field(64, ge=1, description="executions one WebSocket may have queued or running")
     ws_send_queue: int = Field(
         10_000, ge=16, description="messages held for a WebSocket client that reads too slowly before it is dropped"
+    )
+    session_idle_timeout: float = Field(
+        3600.0, gt=0, description="a session nobody used for this many seconds is ended and its worker stopped"
+    )
+    max_sessions_per_key: int = Field(
+        4, ge=1, description="sessions one API key (or, without keys, everyone) may hold per application"
+    )
+    durability: Literal["always", "everysec", "off"] = Field(
+        "everysec",
+        description="when a session's journal reaches the disk: before each acknowledgement (always), once a second "
+        "(everysec: a power cut may lose the last second), or when the system decides (off); a crash of a worker or "
+        "of the gateway loses no acknowledged command with any of them",
+    )
+    snapshot_every: int = Field(200, ge=1, description="journal entries after which a session's snapshot is taken")
+    snapshot_interval: float = Field(
+        60.0, gt=0, description="seconds after which a session with new journal entries gets a snapshot"
+    )
+    session_state_retention: float = Field(
+        0.0, ge=0, description="seconds an ended session's journal and snapshot are kept (0: deleted when it ends)"
+    )
+    job_retention: float = Field(
+        7 * 24 * 3600.0,
+        gt=0,
+        description="seconds a finished job, with its output files, is kept after it ends (then GET answers 404)",
+    )
+    job_timeout: float = Field(3600.0, gt=0, description="seconds a job may run when it does not ask for a limit")
+    max_job_timeout: float = Field(86400.0, gt=0, description="the longest time limit a job may ask for")
+    job_attempts: int = Field(
+        3, ge=1, le=100, description="times a job is started when its worker dies under it, before it fails"
+    )
+    max_queued_jobs: int = Field(1000, ge=1, description="jobs waiting to run at most, over all applications")
+    max_jobs_per_key: int = Field(
+        100, ge=1, description="unfinished (queued or running) jobs one API key (or, without keys, everyone) may have"
+    )
+    max_job_output_bytes: int = Field(
+        2 * 1024 * 1024 * 1024, ge=1, description="largest total size of the files one job may produce"
+    )
+    job_nice: int = Field(
+        10, ge=0, le=19, description="scheduling niceness of job workers, so interactive sessions get the CPU first"
     )
     blender: BackendSettings = BackendSettings(port=9876)
     freecad: BackendSettings = BackendSettings(port=9877)

@@ -17,6 +17,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from bridge3d.rpc import errors as rpc_errors
 from bridge3d.rpc.client import RpcConnectionError, RpcTimeout
@@ -86,6 +87,7 @@ class CommandExecutionError(GatewayError):
         rpc_errors.USER_CODE_ERROR: (400, "EXECUTION_ERROR"),
         rpc_errors.UNSUPPORTED: (422, "UNSUPPORTED"),
         rpc_errors.CANCELLED: (409, "CANCELLED"),
+        rpc_errors.WORKSPACE_FULL: (507, "WORKSPACE_FULL"),
     }
 
     def __init__(self, rpc_code: int, message: str, data: Any = None, *, backend: str = "") -> None:
@@ -158,6 +160,57 @@ class UnauthorizedError(GatewayError):
     headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": 'Bearer realm="bridge3d"'}
 
 
+class NotFoundError(GatewayError):
+    """A session or job that does not exist, or belongs to another API key (the same answer: 404, not 403)."""
+
+    status_code = 404
+    code = "NOT_FOUND"
+
+
+class SessionNotFoundError(NotFoundError):
+    code = "SESSION_NOT_FOUND"
+
+
+class JobNotFoundError(NotFoundError):
+    code = "JOB_NOT_FOUND"
+
+
+class CapacityError(GatewayError):
+    """The gateway is at a configured capacity (the setting is named in details); try again later."""
+
+    status_code = 503
+    code = "UNAVAILABLE"
+
+
+class SessionLostError(GatewayError):
+    """A session whose workers kept dying while it was being restored: given up (its journal is kept)."""
+
+    status_code = 503
+    code = "SESSION_LOST"
+
+
+class TooManySessionsError(CapacityError):
+    code = "TOO_MANY_SESSIONS"
+
+
+class QueueFullError(CapacityError):
+    code = "QUEUE_FULL"
+
+
+class TooManyJobsError(GatewayError):
+    """One API key has as many unfinished jobs as it may (the setting is named in details)."""
+
+    status_code = 429
+    code = "TOO_MANY_JOBS"
+
+
+class StateConflictError(GatewayError):
+    """The resource's state forbids the request (a job that already finished cannot be cancelled)."""
+
+    status_code = 409
+    code = "CONFLICT"
+
+
 HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 413: "LIMIT_EXCEEDED"}
 
 
@@ -178,14 +231,17 @@ def field_path(parts: Sequence[int | str]) -> str:
     return path
 
 
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route of the app serves at this request's path."""
-    methods: set[str] = set()
-    for route in request.app.routes:
-        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
-        if regex is not None and route_methods and regex.match(request.url.path):
-            methods |= set(route_methods)
-    return sorted(methods)
+    """Every method some route of the app serves at this request's path (asked of the routes themselves, so routes
+    of included routers count too)."""
+    return [
+        method
+        for method in HTTP_METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in request.app.routes)
+    ]
 
 
 def install_error_handlers(app: FastAPI) -> None:

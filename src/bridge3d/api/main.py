@@ -22,14 +22,16 @@ from bridge3d import __version__
 from .clients.blender_client import BlenderClient
 from .clients.freecad_client import FreeCADClient
 from .config import Settings, get_settings
-from .deps import require_api_key
+from .deps import require_api_key, session_parameters
 from .errors import install_error_handlers
 from .limits import apply_limits
+from .metrics import Metrics
 from .middleware import SecurityMiddleware, UnsafeBindError, refuse_unsafe_bind
 from .models.responses import ErrorResponse
-from .routers import blender, freecad, health, viewer
+from .routers import blender, freecad, health, jobs, sessions, viewer
 from .websocket import handler as websocket_handler
 from .websocket.manager import ConnectionManager
+from .workers.runtime import Runtime
 
 logger = logging.getLogger("bridge3d.api")
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -45,6 +47,7 @@ TAGS = [
     {"name": "health", "description": "Gateway and backend status."},
     {"name": "blender", "description": "Blender: primitives, objects, materials, scene, camera, light, render, files."},
     {"name": "freecad", "description": "FreeCAD: documents, Part primitives, booleans, import/export, files."},
+    {"name": "jobs", "description": "Renders, conversions and batches that run on job workers and block no one."},
 ]
 
 
@@ -94,8 +97,9 @@ class RequestContextMiddleware:
     streams the response through a memory channel, which cost every request about 0.2 ms (bench/run.py).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -118,8 +122,9 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            logger.info("%s %s -> %d in %.1f ms", scope["method"], scope["path"], status, elapsed_ms)
+            elapsed = time.perf_counter() - started
+            logger.info("%s %s -> %d in %.1f ms", scope["method"], scope["path"], status, elapsed * 1000)
+            self.metrics.observe_request(scope, status, elapsed)
             request_id_var.reset(token)
 
 
@@ -132,9 +137,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.blender = BlenderClient(settings.blender)
         app.state.freecad = FreeCADClient(settings.freecad)
-        app.state.websockets = ConnectionManager(
-            [app.state.blender, app.state.freecad], max_connections=settings.ws_max_connections
-        )
+        runtime = Runtime.start(settings, {"blender": app.state.blender, "freecad": app.state.freecad})
+        app.state.runtime = runtime
+        app.state.sessions = runtime.sessions
+        app.state.jobs = runtime.jobs
+        app.state.websockets = ConnectionManager(max_connections=settings.ws_max_connections)
+        runtime.sessions.end_listeners.append(app.state.websockets.session_ended)
+        runtime.sessions.event_listeners.append(app.state.websockets.session_event)
+        runtime.jobs.listeners.append(app.state.websockets.job_event)
+        runtime.jobs.listeners.append(metrics.job_listener)
         logger.info(
             "gateway %s: blender at %s:%d, freecad at %s:%d",
             __version__,
@@ -147,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await app.state.websockets.close()
+            await runtime.close()
             await app.state.blender.disconnect()
             await app.state.freecad.disconnect()
 
@@ -160,6 +172,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         favicon_url=None,
     )
     app.state.settings = settings
+    metrics = Metrics(lambda: getattr(app.state, "runtime", None))
+    app.state.metrics = metrics
     app.add_middleware(SecurityMiddleware, settings=settings)  # source address, Host, cross-site writes, body size
     app.add_middleware(
         CORSMiddleware,
@@ -169,7 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_credentials=False,
     )
 
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
 
     install_error_handlers(app)
     app.include_router(health.router, responses=ERROR_RESPONSES)
@@ -177,6 +191,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     protected = [Depends(require_api_key)] if settings.api_keys() else []
     app.include_router(blender.router, dependencies=protected, responses=ERROR_RESPONSES)
     app.include_router(freecad.router, dependencies=protected, responses=ERROR_RESPONSES)
+    for app_name in ("blender", "freecad"):
+        app.include_router(sessions.build_router(app_name), dependencies=protected, responses=ERROR_RESPONSES)
+    app.include_router(jobs.router, dependencies=protected, responses=ERROR_RESPONSES)
+    app.include_router(health.metrics_router, dependencies=protected)
     app.include_router(websocket_handler.router)  # checks the key and Origin itself, at the handshake
     app.include_router(viewer.build_router(protected))  # /viewer is open like /docs, view.glb is protected
     app.openapi = functools.partial(openapi_with_limits, app, settings)  # type: ignore[method-assign]
@@ -188,6 +206,7 @@ def openapi_with_limits(app: FastAPI, settings: Settings) -> dict[str, Any]:
     if app.openapi_schema is None:
         document = FastAPI.openapi(app)
         apply_limits(document, settings)
+        session_parameters(document)
         app.openapi_schema = document
     return app.openapi_schema
 

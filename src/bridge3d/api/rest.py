@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import Request
 
+from bridge3d import commands
 from bridge3d.commands.schema import Boolean, Command, Integer, JsonSchema, NameList, Number, Param
 from bridge3d.commands.signature import clean, params_schema
 from bridge3d.rpc.errors import InvalidParams
@@ -169,3 +170,89 @@ class Operation:
         schema.setdefault("title", self.command.name)
         mark_limits(self.command.name, schema["properties"], {p.name: p.rest_name for p in self._params()})
         return schema
+
+
+FULL = Param("full", Boolean(), False, "each step's full result (ObjectInfo) instead of the names it made")
+
+
+class BatchOperation:
+    """`/batch`: each step is a command of the application's table with its own params, checked by the command
+    schema like a REST request (so a batch with one wrong step runs nothing)."""
+
+    def __init__(self, app: str) -> None:
+        self.app = app
+        self.commands = {name: command for name, command in commands.TABLES[app].items() if command.batch}
+
+    def step_schema(self, command: Command) -> JsonSchema:
+        required_params = command.variant is not None or any(param.required for param in command.params)
+        params = params_schema(command)
+        for case in params.get("oneOf", [params]):
+            mark_limits(command.name, case["properties"])
+        return {
+            "type": "object",
+            "title": command.name,
+            "properties": {"method": {"const": command.name}, "params": params},
+            "required": ["method", "params"] if required_params else ["method"],
+            "additionalProperties": False,
+        }
+
+    def openapi(self) -> dict[str, Any]:
+        steps = {
+            "type": "array",
+            "minItems": 1,
+            "items": {"oneOf": [self.step_schema(command) for command in self.commands.values()]},
+            "description": "at most BRIDGE3D_MAX_BATCH_STEPS",
+        }
+        properties = {"steps": steps, "full": FULL.json_schema()}
+        mark_limits("batch", properties)
+        schema = {
+            "type": "object",
+            "properties": properties,
+            "required": ["steps"],
+            "additionalProperties": False,
+        }
+        return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+    async def parse(self, request: Request) -> dict[str, Any]:
+        try:
+            body = json.loads(await request.body() or b"null")
+        except (ValueError, RecursionError) as exc:
+            reason = f"is not valid JSON: {exc}"
+            raise ValidationFailed([{"field": "body", "location": "body", "reason": reason}]) from None
+        errors: list[dict[str, str]] = []
+        if not isinstance(body, dict):
+            errors.append({"field": "body", "reason": "must be a JSON object with steps"})
+            body = {}
+        errors += [{"field": k, "reason": "is not a field of a batch"} for k in body if k not in ("steps", "full")]
+        full = body.get("full", False)
+        if not isinstance(full, bool):
+            errors.append({"field": "full", "reason": "must be true or false"})
+        steps = self.clean_steps(body.get("steps"), "steps", errors)
+        if errors:
+            raise ValidationFailed([{**error, "location": "body"} for error in errors])
+        return {"steps": steps, "full": full}
+
+    def clean_steps(self, given: Any, field_name: str, errors: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """The steps checked against the command schema; each problem is added to ``errors``."""
+        if not isinstance(given, list) or not given:
+            errors.append({"field": field_name, "reason": "must be a non-empty list of {method, params}"})
+            return []
+        steps = []
+        for index, step in enumerate(given):
+            where = f"{field_name}[{index}]"
+            command = self.commands.get(str(step.get("method"))) if isinstance(step, dict) else None
+            if command is None:
+                errors.append({"field": f"{where}.method", "reason": f"must be one of {', '.join(self.commands)}"})
+                continue
+            extra = [key for key in step if key not in ("method", "params")]
+            errors += [{"field": f"{where}.{key}", "reason": "is not a field of a step"} for key in extra]
+            params = step.get("params", {})
+            if not isinstance(params, dict):
+                errors.append({"field": f"{where}.params", "reason": "must be an object"})
+                continue
+            try:
+                steps.append({"method": command.name, "params": clean(command, params)})
+            except InvalidParams as exc:
+                for error in exc.data["errors"]:
+                    errors.append({"field": f"{where}.params.{error['field']}", "reason": error["reason"]})
+        return steps

@@ -1,4 +1,4 @@
-"""`bridge3d health`: one table of the gateway and both backends."""
+"""`bridge3d health`: one table of the gateway, both default backends and every pool worker."""
 
 from __future__ import annotations
 
@@ -27,11 +27,28 @@ def health_rows(url: str, timeout: float) -> tuple[list[tuple[str, str, str, str
             state = ("busy" if backend.get("busy") else "up") if backend["reachable"] else "down"
             trip = backend.get("round_trip_ms")
             rows.append((name, state, backend.get("app_version") or "-", "-" if trip is None else f"{trip:.1f} ms"))
+        for app, pool in health.get("pools", {}).items():
+            for worker in pool["workers"]:
+                rows.append(worker_row(app, worker))
         healthy = health["status"] == "ok"
     except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
         rows.append(("gateway", "down", "-", f"{url}: {getattr(exc, 'reason', exc)}"))
         healthy = False
     return rows, healthy
+
+
+def worker_row(app: str, worker: dict[str, Any]) -> tuple[str, str, str, str]:
+    """A pool worker: `blender worker w1a2b3 (session ses_...)`, up/busy with what since when/down, its pid."""
+    owner = f" {worker['owner']}" if worker.get("owner") else ""
+    name = f"{app} worker {worker['id']} ({worker['role']}{owner})"
+    if not worker.get("reachable"):
+        state = "down"
+    elif worker.get("busy"):
+        since = worker.get("since")
+        state = f"busy: {worker.get('running')}" + (f" for {time.time() - since:.0f} s" if since else "")
+    else:
+        state = "up"
+    return (name, state, f"pid {worker.get('pid')}", "-")
 
 
 def print_health(url: str, timeout: float) -> bool:

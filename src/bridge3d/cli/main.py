@@ -15,14 +15,28 @@ from pathlib import Path
 
 from bridge3d import __version__
 
+SERVER_EXTRA = 'pip install "bridge3d[server]"'
+
+
+def server_missing(command: str, exc: ModuleNotFoundError, what: str = "the gateway", extra: str = SERVER_EXTRA) -> int:
+    """What `bridge3d api`, `up` and `mcp` say where only the SDK is installed (`pip install bridge3d`): their
+    dependencies come with an extra. A module of bridge3d itself missing is a bug: raised."""
+    if (exc.name or "").split(".")[0] == "bridge3d":
+        raise exc
+    print(f"bridge3d {command}: {what} needs {exc.name}, which is not installed; {extra}", file=sys.stderr)
+    return 2
+
 
 def cmd_api(args: argparse.Namespace) -> int:
-    import uvicorn
-    from pydantic import SecretStr
+    try:
+        import uvicorn
+        from pydantic import SecretStr
 
-    from bridge3d.api.config import Settings
-    from bridge3d.api.main import create_app
-    from bridge3d.api.middleware import UnsafeBindError
+        from bridge3d.api.config import Settings
+        from bridge3d.api.main import create_app
+        from bridge3d.api.middleware import UnsafeBindError
+    except ModuleNotFoundError as exc:
+        return server_missing("api", exc)
 
     settings = Settings()
     host = args.host or settings.host
@@ -72,7 +86,10 @@ def cmd_addon(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from .stack import cmd_up as run_up
+    try:
+        from .stack import cmd_up as run_up
+    except ModuleNotFoundError as exc:
+        return server_missing("up", exc)
 
     return run_up(args.state_dir, args.detach)
 

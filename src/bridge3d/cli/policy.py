@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from bridge3d.logfiles import LogLimits
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,7 @@ class SupervisionPolicy:
     backoff_max: float = 30.0
     start_timeout: float = 120.0
     stop_grace: float = 10.0
+    logs: LogLimits = field(default_factory=LogLimits)  # rotation of the supervisor's and the services' logs
 
     def restart_delay(self, recent_restarts: int) -> float:
         """Seconds to wait before the next restart, given how many happened inside the window."""

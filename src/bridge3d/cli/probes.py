@@ -8,6 +8,7 @@ import logging
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from .policy import SupervisionPolicy
 logger = logging.getLogger("bridge3d.supervisor")
 
 READY_PROBE_TIMEOUT = 2.0
+MIN_CPU_SHARE = 0.05  # CPU seconds per second below which a busy or silent process counts as making no progress
 
 
 @dataclass(frozen=True)
@@ -55,12 +57,27 @@ class HostProbe:
 
 
 class HostMonitor:
-    """Decides, one probe per ``ping_interval``, whether a running host server must be restarted."""
+    """Decides, one probe per ``ping_interval``, whether a running host server must be restarted.
 
-    def __init__(self, name: str, endpoint: HostEndpoint, policy: SupervisionPolicy) -> None:
+    A host that works is never restarted for taking long: a long OpenCASCADE boolean holds the GIL (its IO thread
+    cannot answer pings) and a long render keeps the main thread busy, but both use CPU. A host silent for the hang
+    limit is restarted only if it used (almost) no CPU for all of it. A command busy past ``max_busy`` gets an
+    rpc.cancel (which stops a runaway script); if it still runs after ``cancel_grace`` and uses no CPU, the host is
+    restarted. ``cpu_seconds`` gives
+    the process's CPU time (None when unknown: then silence or busyness alone decide, as before).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        endpoint: HostEndpoint,
+        policy: SupervisionPolicy,
+        cpu_seconds: Callable[[], float | None] = lambda: None,
+    ) -> None:
         self.name = name
         self.policy = policy
         self.probe = HostProbe(endpoint, policy.ping_timeout)
+        self.cpu_seconds = cpu_seconds
         self.reset()
 
     def reset(self) -> None:
@@ -71,6 +88,25 @@ class HostMonitor:
         self.next_check = now
         self.cancelled_job: tuple[Any, ...] | None = None
         self.cancelled_at = 0.0
+        self.last_progress = now  # when the process's CPU time last moved
+        self.last_cpu: float | None = None
+        self.spared: object = None  # what a restart was last held back for (logged once each)
+
+    def _note_cpu(self, now: float) -> None:
+        cpu = self.cpu_seconds()
+        if cpu is None or self.last_cpu is None or cpu - self.last_cpu >= MIN_CPU_SHARE * self.policy.ping_interval:
+            self.last_progress = now
+        self.last_cpu = cpu
+
+    def _working(self, limit: float) -> bool:
+        """The process used CPU within the last ``limit`` seconds (always False when its CPU time is unknown)."""
+        return self.last_cpu is not None and time.monotonic() - self.last_progress < limit
+
+    def _spare(self, reason: str, key: object) -> None:
+        """Log once per ``key`` (a command, or a silence) that a restart was held back."""
+        if self.spared != key:
+            logger.warning("%s: %s, but it is using CPU: left to work", self.name, reason)
+        self.spared = key
 
     def check(self) -> str | None:
         """The reason to restart, or None."""
@@ -78,6 +114,7 @@ class HostMonitor:
         if now < self.next_check:
             return None
         self.next_check = now + self.policy.ping_interval
+        self._note_cpu(now)
         try:
             self.probe.call("rpc.ping")
             self.last_answer = time.monotonic()
@@ -85,6 +122,10 @@ class HostMonitor:
         except (OSError, RpcError) as exc:
             silent = time.monotonic() - self.last_answer
             if silent >= self.policy.hang_timeout:
+                if self._working(self.policy.hang_timeout):
+                    reason = f"no answer to rpc.ping for {silent:.0f} s (a native operation may hold the GIL)"
+                    self._spare(reason, ("silent", self.last_answer))
+                    return None
                 return f"no answer to rpc.ping for {silent:.1f} s (limit {self.policy.hang_timeout:g} s): {exc}"
             logger.debug("%s: no answer to rpc.ping for %.1f s: %s", self.name, silent, exc)
             return None
@@ -94,6 +135,7 @@ class HostMonitor:
         since = described.get("since")
         if not described.get("busy") or not isinstance(since, int | float):
             self.cancelled_job = None
+            self.spared = None
             return None
         busy_for = time.time() - since  # `since` is the host's wall clock; the host runs on this machine
         if busy_for < self.policy.max_busy:
@@ -101,6 +143,7 @@ class HostMonitor:
         running, running_id = described.get("running"), described.get("running_id")
         job = (running, running_id, since)
         if self.cancelled_job != job:
+            # rpc.cancel interrupts Python code (a runaway script); a render or a boolean in C ignores it.
             try:
                 reply = self.probe.call("rpc.cancel", {"id": running_id})
             except (OSError, RpcError) as exc:
@@ -115,12 +158,15 @@ class HostMonitor:
             )
             self.cancelled_job, self.cancelled_at = job, time.monotonic()
             return None
-        if time.monotonic() - self.cancelled_at >= self.policy.cancel_grace:
-            return (
-                f"main thread busy with {running} for {busy_for:.0f} s (limit {self.policy.max_busy:g} s) "
-                f"and rpc.cancel did not stop it within {self.policy.cancel_grace:g} s"
-            )
-        return None
+        if time.monotonic() - self.cancelled_at < self.policy.cancel_grace:
+            return None
+        if self._working(self.policy.cancel_grace):
+            self._spare(f"main thread still busy with {running} after rpc.cancel", job)
+            return None
+        return (
+            f"main thread busy with {running} for {busy_for:.0f} s (limit {self.policy.max_busy:g} s), "
+            f"rpc.cancel did not stop it within {self.policy.cancel_grace:g} s, and it uses no CPU"
+        )
 
 
 def host_answers(endpoint: HostEndpoint) -> bool:

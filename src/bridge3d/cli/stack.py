@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bridge3d import logfiles
 from bridge3d.api.config import BackendSettings, Settings
 
 from .health import print_health
@@ -41,22 +42,33 @@ class OperationsSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="BRIDGE3D_", env_file=".env", extra="ignore")
 
-    state_dir: Path = Field(Path(".state"), description="pid files, logs, workspaces, run.json, status.json")
     start_timeout: float = Field(120.0, gt=0, description="seconds a service may take to answer after it starts")
     stop_grace: float = Field(10.0, ge=0, description="seconds between SIGTERM and SIGKILL when stopping")
     supervise_ping_interval: float = Field(2.0, gt=0, description="seconds between rpc.ping probes of a host")
     supervise_ping_timeout: float = Field(5.0, gt=0, description="seconds one probe may take")
     supervise_hang_timeout: float = Field(
-        60.0, gt=0, description="restart a host that has not answered rpc.ping for this long"
+        60.0, gt=0, description="restart a host that has not answered rpc.ping, and used no CPU, for this long"
     )
     supervise_max_busy: float = Field(
-        600.0, gt=0, description="rpc.cancel, then restart, a host busy with one command for this long"
+        600.0,
+        gt=0,
+        description="rpc.cancel a command that holds a host's main thread this long; restart the host if the command "
+        "still runs after the cancel grace while using no CPU (a host that works is never restarted)",
     )
     supervise_cancel_grace: float = Field(5.0, ge=0, description="seconds rpc.cancel gets before the restart")
     supervise_max_restarts: int = Field(5, ge=0, description="restarts per window before a service is left down")
     supervise_restart_window: float = Field(300.0, gt=0, description="seconds of the restart-counting window")
     supervise_backoff: float = Field(0.5, ge=0, description="first restart delay; doubles per restart in the window")
     supervise_backoff_max: float = Field(30.0, ge=0, description="longest restart delay")
+    log_max_bytes: int = Field(
+        logfiles.DEFAULT_MAX_BYTES,
+        ge=0,
+        description="rotate a log (logs/*.log, logs/workers/*.log) when it reaches this size; 0: never",
+    )
+    log_backups: int = Field(logfiles.DEFAULT_BACKUPS, ge=0, description="rotated copies kept of a log (.1, .2, ...)")
+
+    def log_limits(self) -> logfiles.LogLimits:
+        return logfiles.LogLimits(max_bytes=self.log_max_bytes, backups=self.log_backups)
 
     def policy(self) -> SupervisionPolicy:
         return SupervisionPolicy(
@@ -71,6 +83,7 @@ class OperationsSettings(BaseSettings):
             backoff_max=self.supervise_backoff_max,
             start_timeout=self.start_timeout,
             stop_grace=self.stop_grace,
+            logs=self.log_limits(),
         )
 
 
@@ -88,8 +101,11 @@ def backend(settings: Settings, app: str) -> BackendSettings:
     return backend_settings
 
 
-def build_specs(settings: Settings, state: StateDir, tokens: dict[str, str]) -> list[ServiceSpec]:
-    """The three services: each host server on the port and with the token the gateway is told to use.
+def build_specs(
+    settings: Settings, state: StateDir, tokens: dict[str, str], logs: logfiles.LogLimits | None = None
+) -> list[ServiceSpec]:
+    """The three services: each host server on the port and with the token the gateway is told to use; the gateway
+    also gets the log limits (for its workers' logs) in its environment, since they may come from .env.
 
     Tokens travel through pipes (``--token-fd``, ``--backend-tokens-fd``), never in an environment or a command
     line: any program of the same user can read /proc/<pid>/environ and /proc/<pid>/cmdline.
@@ -102,7 +118,8 @@ def build_specs(settings: Settings, state: StateDir, tokens: dict[str, str]) -> 
     base_env["PYTHONUNBUFFERED"] = "1"
     python = [sys.executable, "-m", "bridge3d.cli.main"]
     specs = []
-    gateway_env = dict(base_env)
+    gateway_env = base_env | {"BRIDGE3D_STATE_DIR": str(state.root)}  # its session and job records, its workers
+    gateway_env |= (logs or logfiles.LogLimits()).environment()
     for app in HOST_APPS:
         reach = backend(settings, app)
         workspace = os.environ.get(f"BRIDGE3D_{app.upper()}_WORKSPACE") or str(state.workspace(app))
@@ -221,7 +238,8 @@ def run_foreground(settings: Settings, operations: OperationsSettings, state: St
     """`bridge3d up`: start, supervise until SIGINT/SIGTERM/SIGHUP, then stop everything."""
     configure_logging(settings.log_level, state.log_file(SUPERVISOR))
     tokens = {app: secrets.token_urlsafe(24) for app in HOST_APPS}
-    supervisor = Supervisor(build_specs(settings, state, tokens), state, operations.policy())
+    policy = operations.policy()
+    supervisor = Supervisor(build_specs(settings, state, tokens, policy.logs), state, policy)
     if not supervisor.acquire():
         logger.error("another supervisor is running with the state directory %s; nothing started", state.root)
         return 1
@@ -316,7 +334,7 @@ def wait_until_running(
 def new_log_text(path: Path, offset: int) -> str:
     try:
         with path.open("rb") as file:
-            file.seek(offset)
+            file.seek(offset if offset <= path.stat().st_size else 0)  # rotated meanwhile: all of the new log
             return file.read().decode(errors="replace").rstrip()
     except OSError:
         return ""
@@ -325,7 +343,7 @@ def new_log_text(path: Path, offset: int) -> str:
 def cmd_up(state_dir: str | None, detach: bool) -> int:
     settings = Settings()
     operations = OperationsSettings()
-    state = StateDir((Path(state_dir) if state_dir else operations.state_dir).resolve())
+    state = StateDir((Path(state_dir) if state_dir else settings.state_dir).resolve())
 
     refused = preflight(settings, state)
     if refused is not None:
@@ -347,5 +365,5 @@ def cmd_up(state_dir: str | None, detach: bool) -> int:
 
 def cmd_stop(state_dir: str | None, grace: float | None) -> int:
     operations = OperationsSettings()
-    state = StateDir((Path(state_dir) if state_dir else operations.state_dir).resolve())
+    state = StateDir((Path(state_dir) if state_dir else Settings().state_dir).resolve())
     return stop_stack(state, operations.stop_grace if grace is None else grace, print)

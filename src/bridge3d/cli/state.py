@@ -6,8 +6,12 @@ Layout (BRIDGE3D_STATE_DIR, default ``.state/``)::
     supervisor.lock                                       flock held by the running supervisor
     run.json        (mode 0600) ports, URLs and this run's host-server tokens
     status.json     the supervisor's view: phase, per-service state, pid, restarts, last reason
-    logs/           supervisor.log, api.log, blender.log, freecad.log (appended across restarts)
-    workspace/      blender/, freecad/ (renders, exports, saves, uploads)
+    logs/           supervisor.log, api.log, blender.log, freecad.log (appended across restarts);
+                    workers/<app>-<worker>.log for each worker of the gateway's pools
+    workspace/      blender/, freecad/ (renders, exports, saves, uploads of the default sessions)
+    gateway.sqlite3 (mode 0600) the gateway's records: its workers (pids, ports, tokens), sessions and jobs
+    pool/           <app>/<worker>/: the workspace of each session and job worker
+    jobs/           <job>/files/: the files each job made
 
 Processes are only ever signalled by the pid recorded here, and only when that pid still runs
 something of ours (its command line mentions bridge3d), so a recycled pid is never killed.
@@ -19,12 +23,15 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bridge3d.processes import is_alive, is_ours
 
 SUPERVISOR = "supervisor"
 SERVICES = ("api", "blender", "freecad")
@@ -46,6 +53,10 @@ class StateDir:
     @property
     def status_file(self) -> Path:
         return self.root / "status.json"
+
+    @property
+    def gateway_store(self) -> Path:
+        return self.root / "gateway.sqlite3"
 
     @property
     def lock_file(self) -> Path:
@@ -120,34 +131,6 @@ def write_atomically(path: Path, text: str, *, mode: int = 0o644) -> None:
         raise
 
 
-def is_alive(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie waiting to be reaped."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no procfs: trust kill(0)
-    # The state letter follows the parenthesised command name, which may itself contain ") ".
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
-def is_ours(pid: int) -> bool:
-    """Whether ``pid`` runs bridge3d (guards against a pid recycled by an unrelated program)."""
-    try:
-        command_line = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        # With procfs the process is gone; without it (macOS) there is no way to tell, so trust the pid file.
-        return not Path("/proc/self").exists()
-    except OSError:
-        return False
-    return b"bridge3d" in command_line
-
-
 def terminate(pids: Mapping[str, int], grace: float, report: Callable[[str], None]) -> list[str]:
     """SIGTERM every process, SIGKILL what is still alive after ``grace`` seconds; return the names killed."""
     for pid in pids.values():
@@ -169,6 +152,24 @@ def terminate(pids: Mapping[str, int], grace: float, report: Callable[[str], Non
     return killed
 
 
+def pool_workers(state: StateDir) -> dict[str, int]:
+    """The worker processes the gateway recorded that still run (a gateway killed with SIGKILL leaves them: each
+    leads its own process group, so that a restarted gateway can take its sessions back)."""
+    if not state.gateway_store.exists():
+        return {}
+    try:
+        with contextlib.closing(sqlite3.connect(state.gateway_store)) as db:
+            rows = db.execute("SELECT id, info FROM workers").fetchall()
+    except sqlite3.Error:
+        return {}
+    pids = {}
+    for worker_id, info in rows:
+        pid = json.loads(info).get("pid")
+        if isinstance(pid, int) and is_alive(pid) and is_ours(pid):
+            pids[f"worker {worker_id}"] = pid
+    return pids
+
+
 def stop_stack(state: StateDir, grace: float, report: Callable[[str], None]) -> int:
     """Stop the supervisor first (so it restarts nothing), then whatever of its services is left; by pid only.
 
@@ -177,6 +178,10 @@ def stop_stack(state: StateDir, grace: float, report: Callable[[str], None]) -> 
     supervisor = state.running_pid(SUPERVISOR)
     services = {name: pid for name in SERVICES if (pid := state.running_pid(name)) is not None}
     if supervisor is None and not services:
+        orphans = pool_workers(state)
+        if orphans:
+            report("stopping workers left by a gateway that did not stop cleanly: " + ", ".join(orphans))
+            terminate(orphans, grace, report)
         for name in (SUPERVISOR, *SERVICES):
             state.remove_pid(name)
         report(f"nothing is running (state directory {state.root})")
@@ -191,6 +196,7 @@ def stop_stack(state: StateDir, grace: float, report: Callable[[str], None]) -> 
         # A restart may have been in flight: re-read the pid files.
         services.update({name: pid for name in SERVICES if (pid := state.running_pid(name)) is not None})
     leftovers = {name: pid for name, pid in services.items() if is_alive(pid)}
+    leftovers |= pool_workers(state)  # the gateway ends its workers as it stops; these outlived it
     if leftovers:
         report("stopping " + ", ".join(f"{name} (pid {pid})" for name, pid in leftovers.items()))
         terminate(leftovers, grace, report)

@@ -16,6 +16,9 @@ subscription reports ``backend.down`` / ``backend.up`` to its listeners. The sup
 Restarts wait ``backoff`` seconds, doubling per restart still inside ``restart_window`` (capped at
 ``backoff_max``); after ``max_restarts`` restarts inside the window the service is left down and reported failed.
 A restart loses what was only in the application's memory (unsaved scenes and documents).
+
+Every log the supervisor writes or hands to a service (``logs/supervisor.log``, ``api.log``, ``blender.log``,
+``freecad.log``) is rotated by size (``policy.logs``; ``bridge3d.logfiles``) by one more thread.
 """
 
 from __future__ import annotations
@@ -27,7 +30,11 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import IO, Any
+
+from bridge3d.logfiles import CHECK_SECONDS, rotate_if_full
+from bridge3d.processes import cpu_seconds
 
 from .policy import SupervisionPolicy
 from .probes import READY_PROBE_TIMEOUT, HostMonitor
@@ -125,11 +132,23 @@ class Supervisor:
         self._write_status()
 
     def watch(self) -> None:
-        """Start one watcher thread per service."""
+        """Start one watcher thread per service, and the thread that keeps the logs within their size."""
         for service in self.services.values():
             thread = threading.Thread(target=self._watch, args=(service,), name=f"watch-{service.name}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        rotator = threading.Thread(target=self._rotate_logs, name="rotate-logs", daemon=True)
+        rotator.start()
+        self._threads.append(rotator)
+
+    def log_files(self) -> list[Path]:
+        return [self.state_dir.log_file(name) for name in (SUPERVISOR, *self.services)]
+
+    def _rotate_logs(self) -> None:
+        while not self._stop.wait(CHECK_SECONDS):
+            for path in self.log_files():
+                if rotate_if_full(path, self.policy.logs):
+                    logger.info("rotated %s at %d bytes", path.name, self.policy.logs.max_bytes)
 
     def wait(self) -> None:
         """Block until request_stop()."""
@@ -162,7 +181,11 @@ class Supervisor:
 
     # ------------------------------------------------------------------ watching
     def _watch(self, service: Service) -> None:
-        monitor = HostMonitor(service.name, service.spec.endpoint, self.policy) if service.spec.endpoint else None
+        monitor = (
+            HostMonitor(service.name, service.spec.endpoint, self.policy, lambda: service_cpu_seconds(service))
+            if service.spec.endpoint
+            else None
+        )
         try:
             while not self._stop.wait(POLL_SECONDS):
                 code = service.exit_code()
@@ -287,3 +310,8 @@ class Supervisor:
     def _write_status(self) -> None:
         with self._status_lock:
             self.state_dir.write_json(self.state_dir.status_file, self.status())
+
+
+def service_cpu_seconds(service: Service) -> float | None:
+    pid = service.pid
+    return cpu_seconds(pid) if pid is not None else None

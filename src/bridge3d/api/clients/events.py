@@ -1,8 +1,10 @@
-"""A dedicated event connection per backend that reconnects by itself.
+"""A dedicated event connection to one host server that reconnects by itself.
 
 Events arrive as JSON-RPC notifications on a connection that called
 ``events.subscribe``. When the connection drops, listeners get a
 synthetic ``backend.down`` event; when it is back, ``backend.up``.
+The host is asked for at every reconnect (``source``): a session whose
+worker was replaced is followed to the new one.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from .connection import Connection
 logger = logging.getLogger(__name__)
 
 EventListener = Callable[[dict[str, Any]], None]
+ClientSource = Callable[[], BaseSocketClient | None]
 
 
 class EventSubscription:
-    def __init__(self, client: BaseSocketClient, *, max_backoff: float = 2.0) -> None:
-        self._client = client
+    def __init__(self, source: ClientSource, app_name: str, *, max_backoff: float = 2.0) -> None:
+        self._source = source
+        self.app_name = app_name
         self._listeners: list[EventListener] = []
         self._task: asyncio.Task[None] | None = None
         self._connection: Connection | None = None
@@ -45,7 +49,7 @@ class EventSubscription:
 
     def start(self) -> None:
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name=f"{self._client.app_name}-events")
+            self._task = asyncio.create_task(self._run(), name=f"{self.app_name}-events")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -64,16 +68,19 @@ class EventSubscription:
                 logger.exception("event listener failed")
 
     def _synthetic(self, topic: str, **data: Any) -> None:
-        self._emit({"topic": topic, "seq": 0, "time": time.time(), "data": {"backend": self._client.app_name, **data}})
+        self._emit({"topic": topic, "seq": 0, "time": time.time(), "data": {"backend": self.app_name, **data}})
 
     async def _run(self) -> None:
         delay = 0.05
         was_up: bool | None = None
         while True:
             try:
-                self._connection = await self._client.open_connection()
+                client = self._source()
+                if client is None:
+                    raise RpcConnectionError(f"{self.app_name}: no host server right now (a worker is starting)")
+                self._connection = await client.open_connection()
                 await self._connection.call(
-                    "events.subscribe", {"topics": ["*"]}, timeout=self._client.settings.connect_timeout * 2
+                    "events.subscribe", {"topics": ["*"]}, timeout=client.settings.connect_timeout * 2
                 )
                 self.connected.set()
                 if was_up is False:
@@ -92,7 +99,7 @@ class EventSubscription:
                 if self._connection is not None:
                     self._connection.close()
                 if was_up is not False:
-                    logger.warning("%s event connection down: %s", self._client.app_name, exc)
+                    logger.warning("%s event connection down: %s", self.app_name, exc)
                     self._synthetic("backend.down", reason=str(exc))
                 was_up = False
                 await asyncio.sleep(random.uniform(delay / 2, delay))

@@ -111,8 +111,9 @@ class HealthStatus(BaseModel):
 class GatewayHealth(BaseModel):
     status: Literal["ok", "degraded"]
     version: str
-    backends: dict[str, HealthStatus]
+    backends: dict[str, HealthStatus] = Field(description="the host servers of the default sessions")
     websockets: dict[str, int] = Field(default_factory=dict, description="open WebSockets per backend")
+    pools: dict[str, PoolHealth] = Field(default_factory=dict, description="each application's worker pool")
 
 
 class VersionInfo(BaseModel):
@@ -133,3 +134,87 @@ class BatchResult(BaseModel):
     completed: int
     failed: bool
     steps: list[BatchStep]
+
+
+class WorkerInfo(BaseModel):
+    """One host-server process of a worker pool."""
+
+    id: str = Field(examples=["w3f9a1c2b7e"])
+    role: Literal["spare", "session", "job"]
+    owner: str | None = Field(None, description="the session's or the job's id")
+    pid: int | None = None
+    started: float = Field(description="seconds since the epoch")
+    placement: dict[str, Any] | None = Field(
+        None,
+        description="cluster mode only (docs/CLUSTER.md): the Ray node it runs on (node, node_id, actor), and a "
+        "notice when a session's workspace files could not follow it to a new node",
+    )
+
+
+class SessionInfo(BaseModel):
+    """A session: its own worker (scene or documents, workspace, undo, executions, events)."""
+
+    id: str = Field(examples=["ses_4f1c0a9e2b7d3c51"])
+    app: Literal["blender", "freecad"]
+    label: str | None = None
+    default: bool = Field(description="the default session: the host server the gateway is attached to")
+    created: float
+    last_used: float
+    expires: float | None = Field(None, description="when it ends unless used before (BRIDGE3D_SESSION_IDLE_TIMEOUT)")
+    restarts: int = Field(description="times its worker died and was replaced (the workspace files stayed)")
+    state: Literal["ready", "starting", "lost"]
+    worker: WorkerInfo | None = None
+    restored: dict[str, Any] | None = Field(
+        None,
+        description="what the last restore did after its worker died: replayed (journal entries), skipped (commands "
+        "never acknowledged), failed, snapshot (whether one was loaded), seconds",
+    )
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionInfo]
+
+
+class SessionEnded(BaseModel):
+    id: str
+    ended: bool = True
+
+
+class WorkerHealth(WorkerInfo):
+    reachable: bool
+    busy: bool | None = None
+    running: str | None = Field(None, description="the command it runs")
+    since: float | None = Field(None, description="when that command started (seconds since the epoch)")
+    error: str | None = None
+
+
+class PoolHealth(BaseModel):
+    workers: list[WorkerHealth] = Field(description="every worker: spares, sessions' and jobs'")
+    sessions: int = Field(description="sessions besides the default one")
+    lost: int = Field(description="workers whose process ended by itself (crash, kill) since the gateway started")
+
+
+GatewayHealth.model_rebuild()
+
+
+class JobInfo(BaseModel):
+    """A job: its state, progress, outcome and the files it made."""
+
+    id: str = Field(examples=["job_4f1c0a9e2b7d3c51"])
+    kind: Literal["render", "convert", "batch"]
+    app: Literal["blender", "freecad"] = Field(description="the application it starts on")
+    state: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    progress: float = Field(ge=0, le=1, description="0 to 1: render samples, batch steps, conversion stages")
+    message: str
+    created: float
+    started: float | None = None
+    finished: float | None = None
+    attempts: int = Field(description="times it started (a worker that died under it is replaced, and it runs again)")
+    error: ErrorInfo | None = None
+    result: Any = Field(None, description="render: the file; convert: the file and stages; batch: each step")
+    outputs: list[FileInfo] = Field(default_factory=list, description="its files, downloaded from their url")
+    request: dict[str, Any] = Field(description="the job as checked")
+
+
+class JobList(BaseModel):
+    jobs: list[JobInfo]

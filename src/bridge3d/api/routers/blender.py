@@ -35,6 +35,8 @@ OBJECT = Operation(commands.OBJECT_GET, path=("name",), body=False)
 DELETE_OBJECT = Operation(commands.OBJECT_DELETE, path=("name",), body=False)
 TRANSFORM = Operation(commands.OBJECT_TRANSFORM, path=("name",))
 MATERIAL = Operation(commands.MATERIAL_CREATE)
+MATERIALS = Operation(commands.MATERIAL_LIST, body=False)
+DELETE_MATERIAL = Operation(commands.MATERIAL_DELETE, path=("name",), body=False)
 APPLY = Operation(commands.MATERIAL_APPLY)
 SCENE = Operation(commands.SCENE_INFO, body=False)
 CLEAR = Operation(commands.SCENE_CLEAR, query=("orphans",), body=False)
@@ -105,7 +107,8 @@ async def get_object(client: BlenderDep, params: Annotated[Params, Depends(OBJEC
     openapi_extra=DELETE_OBJECT.openapi(),
 )
 async def delete_object(client: BlenderDep, params: Annotated[Params, Depends(DELETE_OBJECT.parse)]) -> Result:
-    """Delete an object."""
+    """Delete an object and the data only it used (mesh, curve, camera or light data; materials nobody uses any
+    more, except those created with `POST /materials`)."""
     return APIResponse(result=await client.send_command("object.delete", params))
 
 
@@ -127,6 +130,26 @@ async def transform_object(client: BlenderDep, params: Annotated[Params, Depends
 async def create_material(client: BlenderDep, params: Annotated[Params, Depends(MATERIAL.parse)]) -> Result:
     """Create a Principled BSDF material."""
     return APIResponse(result=await client.send_command("material.create", params))
+
+
+@router.get(
+    "/materials", name="list_materials", response_model=responds(results.MATERIALS), openapi_extra=MATERIALS.openapi()
+)
+async def list_materials(client: BlenderDep, params: Annotated[Params, Depends(MATERIALS.parse)]) -> Result:
+    """Every material of the file with its colour, metallic, roughness and users (objects' meshes using it)."""
+    return APIResponse(result=await client.send_command("material.list", params))
+
+
+@router.delete(
+    "/materials/{name}",
+    name="delete_material",
+    response_model=responds(results.MATERIAL_DELETED),
+    openapi_extra=DELETE_MATERIAL.openapi(),
+)
+async def delete_material(client: BlenderDep, params: Annotated[Params, Depends(DELETE_MATERIAL.parse)]) -> Result:
+    """Delete a material; the slots that held it are left empty. (Deleting objects keeps the materials a client
+    created: they stay until deleted here or by `DELETE /scene`.)"""
+    return APIResponse(result=await client.send_command("material.delete", params))
 
 
 @router.post("/materials/apply", name="apply_material", response_model=ObjectResult, openapi_extra=APPLY.openapi())

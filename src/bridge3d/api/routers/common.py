@@ -1,108 +1,29 @@
 """Routes every backend has: workspace files, batch and code execution."""
 # No `from __future__ import annotations`: FastAPI must resolve the local `Client` alias at definition time.
 
-import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, UploadFile
+from fastapi import APIRouter, Depends, UploadFile
 from fastapi.responses import StreamingResponse
 
 from bridge3d import commands
 from bridge3d.api import limits, services
 from bridge3d.api.clients.base_client import BaseSocketClient
 from bridge3d.api.deps import SettingsDep, require_execute_allowed
-from bridge3d.api.errors import ValidationFailed
 from bridge3d.api.models.responses import APIResponse, BatchResult, FileInfo, responds
-from bridge3d.api.rest import Operation, Params
+from bridge3d.api.rest import BatchOperation, Operation, Params
 from bridge3d.commands import files, results
-from bridge3d.commands.schema import Boolean, Command, JsonSchema, Number, Param
-from bridge3d.commands.signature import clean, params_schema
-from bridge3d.rpc.errors import InvalidParams
+from bridge3d.commands.schema import Number, Param
 
 FILE = Operation(files.FILE_READ, path=("name",), body=False)
 DELETE_FILE = Operation(files.FILE_DELETE, path=("name",), body=False)
+CLEAN_FILES = Operation(files.FILE_CLEAN, query=("older_than", "include_named"), body=False)
 TIMEOUT = Param(
     "timeout",
     Number(exclusive_minimum=0.0),
     None,
     "seconds; at most BRIDGE3D_MAX_EXECUTE_TIMEOUT, which is also the cap on the default",
 )
-FULL = Param("full", Boolean(), False, "each step's full result (ObjectInfo) instead of the names it made")
-
-
-class BatchOperation:
-    """`/batch`: each step is a command of the application's table with its own params, checked by the command
-    schema like a REST request (so a batch with one wrong step runs nothing)."""
-
-    def __init__(self, app: str) -> None:
-        self.app = app
-        self.commands = {name: command for name, command in commands.TABLES[app].items() if command.batch}
-
-    def step_schema(self, command: Command) -> JsonSchema:
-        required_params = command.variant is not None or any(param.required for param in command.params)
-        params = params_schema(command)
-        for case in params.get("oneOf", [params]):
-            limits.mark_limits(command.name, case["properties"])
-        return {
-            "type": "object",
-            "title": command.name,
-            "properties": {"method": {"const": command.name}, "params": params},
-            "required": ["method", "params"] if required_params else ["method"],
-            "additionalProperties": False,
-        }
-
-    def openapi(self) -> dict[str, Any]:
-        steps = {
-            "type": "array",
-            "minItems": 1,
-            "items": {"oneOf": [self.step_schema(command) for command in self.commands.values()]},
-            "description": "at most BRIDGE3D_MAX_BATCH_STEPS",
-        }
-        properties = {"steps": steps, "full": FULL.json_schema()}
-        limits.mark_limits("batch", properties)
-        schema = {
-            "type": "object",
-            "properties": properties,
-            "required": ["steps"],
-            "additionalProperties": False,
-        }
-        return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
-
-    async def parse(self, request: Request) -> dict[str, Any]:
-        try:
-            body = json.loads(await request.body() or b"null")
-        except (ValueError, RecursionError) as exc:
-            reason = f"is not valid JSON: {exc}"
-            raise ValidationFailed([{"field": "body", "location": "body", "reason": reason}]) from None
-        errors: list[dict[str, str]] = []
-        if not isinstance(body, dict) or not isinstance(body.get("steps"), list) or not body["steps"]:
-            errors.append({"field": "steps", "reason": "must be a non-empty list of {method, params}"})
-            body = body if isinstance(body, dict) else {}
-        errors += [{"field": k, "reason": "is not a field of a batch"} for k in body if k not in ("steps", "full")]
-        full = body.get("full", False)
-        if not isinstance(full, bool):
-            errors.append({"field": "full", "reason": "must be true or false"})
-        steps = []
-        for index, step in enumerate([] if errors else body["steps"]):
-            where = f"steps[{index}]"
-            command = self.commands.get(str(step.get("method"))) if isinstance(step, dict) else None
-            if command is None:
-                errors.append({"field": f"{where}.method", "reason": f"must be one of {', '.join(self.commands)}"})
-                continue
-            extra = [key for key in step if key not in ("method", "params")]
-            errors += [{"field": f"{where}.{key}", "reason": "is not a field of a step"} for key in extra]
-            params = step.get("params", {})
-            if not isinstance(params, dict):
-                errors.append({"field": f"{where}.params", "reason": "must be an object"})
-                continue
-            try:
-                steps.append({"method": command.name, "params": clean(command, params)})
-            except InvalidParams as exc:
-                for error in exc.data["errors"]:
-                    errors.append({"field": f"{where}.params.{error['field']}", "reason": error["reason"]})
-        if errors:
-            raise ValidationFailed([{**error, "location": "body"} for error in errors])
-        return {"steps": steps, "full": full}
 
 
 def add_common_routes(router: APIRouter, app: str, client_dependency: Any) -> None:
@@ -113,7 +34,9 @@ def add_common_routes(router: APIRouter, app: str, client_dependency: Any) -> No
 
     @router.get("/files", name="list_files", response_model=APIResponse[list[FileInfo]])
     async def list_files(client: Client) -> APIResponse[list[FileInfo]]:
-        """List the files in the backend's workspace (renders, exports, saves, uploads)."""
+        """List the files in the backend's workspace (renders, exports, saves, uploads): each with its `size`, when
+        it was last written (`modified`, seconds since the epoch), its `age` in seconds and whether it is
+        `generated` (written without a name: deleted by the retention policy when old or when room is needed)."""
         result = await client.send_command("file.list")
         return APIResponse(result=[services.file_info(app, item) for item in result["files"]])
 
@@ -149,6 +72,17 @@ def add_common_routes(router: APIRouter, app: str, client_dependency: Any) -> No
     async def delete_file(client: Client, params: Annotated[Params, Depends(DELETE_FILE.parse)]) -> Any:
         """Delete a workspace file."""
         return APIResponse(result=await client.send_command("file.delete", params))
+
+    @router.delete(
+        "/files",
+        name="clean_files",
+        response_model=responds(results.CLEANED_FILES),
+        openapi_extra=CLEAN_FILES.openapi(),
+    )
+    async def clean_files(client: Client, params: Annotated[Params, Depends(CLEAN_FILES.parse)]) -> Any:
+        """Delete the generated files (renders, exports and saves written without a name) last written at least
+        `older_than` seconds ago (default 0: all of them); `include_named=true` deletes files of every kind."""
+        return APIResponse(result=await client.send_command("file.clean", params))
 
     @router.post("/batch", name="run_batch", response_model=APIResponse[BatchResult], openapi_extra=batch.openapi())
     async def run_batch(

@@ -6,12 +6,15 @@ A refused handshake gets an HTTP error response with the usual envelope (middlew
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import APIRouter, WebSocket
 
 from bridge3d.api.config import Settings
-from bridge3d.api.deps import key_matches
+from bridge3d.api.deps import key_matches, key_owner
+from bridge3d.api.errors import SessionNotFoundError
 from bridge3d.api.middleware import Refusal, origin_permitted, refuse
+from bridge3d.api.workers.sessions import DEFAULT_SESSION, SESSION_ID_PATTERN, SessionManager
 
 from .manager import ConnectionManager
 from .session import Session
@@ -32,7 +35,8 @@ def offered_key(websocket: WebSocket) -> str | None:
         return credentials.strip()
     if websocket.headers.get("x-api-key"):
         return websocket.headers["x-api-key"]
-    for protocol in websocket.scope.get("subprotocols", []):
+    offered: list[str] = websocket.scope.get("subprotocols", [])  # ASGI: the client's subprotocols, as strings
+    for protocol in offered:
         if protocol.startswith(KEY_SUBPROTOCOL_PREFIX):
             return protocol[len(KEY_SUBPROTOCOL_PREFIX) :]
     return None
@@ -61,18 +65,30 @@ async def serve(websocket: WebSocket, backend: str) -> None:
             "A valid API key is required (Authorization: Bearer <key>, X-API-Key, or subprotocol bridge3d.key.<key>)",
         )
         return
-    channel = manager.channels[backend]
+    session_id = websocket.query_params.get("session") or DEFAULT_SESSION
+    if not re.fullmatch(SESSION_ID_PATTERN, session_id):
+        await refuse_handshake(websocket, 422, "VALIDATION_ERROR", f"session must match {SESSION_ID_PATTERN}")
+        return
+    sessions: SessionManager = websocket.app.state.sessions
+    try:
+        owner = key_owner([offered_key(websocket)], settings)
+        session = sessions.find(backend, session_id, owner)
+    except SessionNotFoundError as exc:
+        await refuse_handshake(websocket, exc.status_code, exc.code, exc.message)
+        return
+    channel = manager.channel(session)
     if channel.full:
         await refuse_handshake(
             websocket,
             503,
             "TOO_MANY_CONNECTIONS",
-            f"{channel.max_connections} WebSockets are already open to {backend}",
+            f"{channel.max_connections} WebSockets are already open to this {backend} session "
+            "(BRIDGE3D_WS_MAX_CONNECTIONS)",
         )
         return
     # Never echo the key subprotocol back: only the protocol name is selected.
     await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in websocket.scope.get("subprotocols", []) else None)
-    await Session(websocket, channel, settings).run()
+    await Session(websocket, channel, settings, owner).run()
 
 
 @router.websocket("/ws/blender", name="ws_blender")

@@ -17,7 +17,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bridge3d import __version__
 from bridge3d.api import limits, services
-from bridge3d.api.config import Settings
+from bridge3d.api.config import BackendSettings, Settings
 from bridge3d.api.errors import GatewayError, as_gateway_error
 from bridge3d.rpc.client import RpcConnectionError, RpcTimeout
 from bridge3d.rpc.errors import RpcError
@@ -61,10 +61,11 @@ class Execution:
 
 
 class Session:
-    def __init__(self, websocket: WebSocket, channel: BackendChannel, settings: Settings) -> None:
+    def __init__(self, websocket: WebSocket, channel: BackendChannel, settings: Settings, owner: str | None) -> None:
         self.websocket = websocket
+        self.owner = owner
         self.channel = channel
-        self.client = channel.client
+        self.backend: BackendSettings = getattr(settings, channel.app_name)
         self.settings = settings
         self.topics: set[str] = set()
         self._outbox: asyncio.Queue[dict[str, Any] | _Close] = asyncio.Queue(maxsize=settings.ws_send_queue)
@@ -191,7 +192,7 @@ class Session:
         elif isinstance(message, SubscribeMessage):
             self.topics.update(message.topics)
             # Wait for the gateway's host subscription so no event published after this reply is missed.
-            connected = await self.channel.ensure_events(wait=self.client.settings.connect_timeout * 2)
+            connected = await self.channel.ensure_events(wait=self.backend.connect_timeout * 2)
             self.send(result_message(message.id, {"topics": sorted(self.topics), "backend_connected": connected}))
         elif isinstance(message, UnsubscribeMessage):
             if message.topics is None:
@@ -221,12 +222,20 @@ class Session:
             )
         try:
             limits.check_execute_allowed(self.settings)
-            timeout = limits.execute_timeout(message.timeout, self.settings, self.client.settings.call_timeout)
+            timeout = limits.execute_timeout(message.timeout, self.settings, self.backend.call_timeout)
         except GatewayError as exc:
             raise BadMessage(exc.code, exc.message, exc.details, message.id) from None
         execution = Execution(message.id)
         self._executions[message.id] = execution
         execution.task = asyncio.create_task(self._execute(execution, message, timeout))
+        execution.task.add_done_callback(lambda _: self._cancelled_before_start(execution))
+
+    def _cancelled_before_start(self, execution: Execution) -> None:
+        """A task cancelled before its first step never runs ``_execute``: answer it and free its id here."""
+        if self._executions.get(execution.message_id) is execution:
+            del self._executions[execution.message_id]
+            if execution.cancel_requested:
+                self.send(error_message("CANCELLED", "Cancelled before it started", {}, execution.message_id))
 
     async def _execute(self, execution: Execution, message: ExecuteMessage, timeout: float) -> None:
         started = 0.0
@@ -237,7 +246,8 @@ class Session:
             started = time.perf_counter()
 
         try:
-            outcome = await services.execute(self.client, {"code": message.code}, timeout, on_start=on_start)
+            client = await self.channel.session.wait_client(self.backend.worker_start_timeout)
+            outcome = await services.execute(client, {"code": message.code}, timeout, on_start=on_start)
             self.send(
                 result_message(
                     message.id,
@@ -275,8 +285,9 @@ class Session:
     async def _interrupt_running(self, execution: Execution) -> None:
         """Ask the host to interrupt the running script; its execute then answers CANCELLED."""
         try:
-            outcome = await self.client.cancel()
-        except (RpcConnectionError, RpcTimeout, RpcError) as exc:
+            client = await self.channel.session.wait_client(self.backend.worker_start_timeout)
+            outcome = await client.cancel()
+        except (GatewayError, RpcConnectionError, RpcTimeout, RpcError) as exc:
             outcome = {"cancelled": False, "reason": str(exc)}
         if not outcome.get("cancelled") and execution.message_id in self._executions:
             self.send(

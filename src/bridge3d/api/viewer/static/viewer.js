@@ -16,7 +16,7 @@ const $ = (id) => document.getElementById(id);
 const query = new URLSearchParams(location.search);
 const state = {
   app: query.get('app') === 'freecad' ? 'freecad' : 'blender',
-  session: '',
+  session: query.get('session') || '', // a session id is no secret: with API keys only its key can use it
   key: sessionStorage.getItem(KEY_STORAGE) || '',
   objects: new Map(), // name -> {info, node}
   selected: null,
@@ -328,6 +328,7 @@ function connectSocket() {
   if (state.key) protocols.push(`bridge3d.key.${state.key}`); // browsers cannot send headers on a WebSocket
   const url = new URL(`/ws/${state.app}`, location.href);
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  if (state.session) url.searchParams.set('session', state.session); // the session's own events
   let socket;
   try {
     socket = new WebSocket(url, protocols);
@@ -482,7 +483,7 @@ async function listSessions() {
       const items = Array.isArray(body.result) ? body.result : body.result?.sessions || [];
       for (const item of items) {
         const id = typeof item === 'string' ? item : item.id ?? item.name;
-        if (id && id !== 'default') options.push([String(id), String(item.name ?? id)]);
+        if (id && id !== 'default') options.push([String(id), item.label ? `${item.label} (${id})` : String(id)]);
       }
     }
   } catch { /* no sessions: "default" only */ }
@@ -519,7 +520,14 @@ $('app').addEventListener('change', () => {
   history.replaceState(null, '', url);
   start();
 });
-$('session').addEventListener('change', () => { state.session = $('session').value; start(); });
+$('session').addEventListener('change', () => {
+  state.session = $('session').value;
+  const url = new URL(location.href);
+  if (state.session) url.searchParams.set('session', state.session);
+  else url.searchParams.delete('session');
+  history.replaceState(null, '', url);
+  start();
+});
 $('reload').addEventListener('click', () => { pending.full = true; schedule(); });
 $('frame').addEventListener('click', frameAll);
 
