@@ -26,6 +26,7 @@ from bridge3d.api.clients.base_client import BaseSocketClient
 from bridge3d.api.config import BackendSettings
 from bridge3d.rpc import RpcClient
 from measure import Row, alternate_blocks, blocks_of, ms, percentile, side_by_side, timed
+from sdk import sdk_vs_httpx
 from stack import ROOT, Http, Stack, free_port
 
 BLENDER = "/api/v1/blender"
@@ -571,6 +572,7 @@ FIGURES: dict[str, Callable[[Stack, Sizes], list[Row]]] = {
     "render": render_overhead,
     "freecad": freecad,
     "startup": start_up,
+    "sdk": sdk_vs_httpx,
     "sessions": pools.session_creation,
     "interactive": pools.interactive_during_renders,
     "conversions": pools.conversions,

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh
 say() { printf '\033[1m[test]\033[0m %s\n' "$*"; }
 say "ruff"
-.venv/bin/ruff check src tests bench
+.venv/bin/ruff check src tests bench examples
 say "mypy"
 .venv/bin/mypy
 say "pytest"
