@@ -136,6 +136,22 @@ class Settings(BaseSettings):
     job_nice: int = Field(
         10, ge=0, le=19, description="scheduling niceness of job workers, so interactive sessions get the CPU first"
     )
+    # Cluster mode (docs/CLUSTER.md): session and job workers become Ray actors on the nodes that offer the resource
+    # "blender" or "freecad". Unset, the workers are local processes and nothing of Ray is imported.
+    ray_address: str | None = Field(
+        None,
+        description="the Ray cluster's address (head:6379, or 'auto'; empty: unset); this machine must be a node of "
+        "it (usually the head); token authentication (RAY_AUTH_MODE=token) is required",
+    )
+    ray_namespace: str = Field(
+        "bridge3d",
+        min_length=1,
+        description="Ray namespace of this gateway's named worker actors (a restarted gateway finds its workers "
+        "there); gateways sharing one cluster need one each",
+    )
+    ray_blender_job_gpus: float = Field(
+        0.0, ge=0, description="GPUs each Blender job worker asks Ray for (it then runs on a GPU node); 0: none"
+    )
     blender: BackendSettings = BackendSettings(port=9876)
     freecad: BackendSettings = BackendSettings(port=9877)
 

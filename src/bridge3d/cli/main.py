@@ -91,7 +91,23 @@ def cmd_up(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as exc:
         return server_missing("up", exc)
 
+    if args.ray:
+        # The gateway reads it from its environment, which `up` (and a detached supervisor) passes on.
+        os.environ["BRIDGE3D_RAY_ADDRESS"] = args.ray
     return run_up(args.state_dir, args.detach)
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    from bridge3d.api.workers.ray_cluster import ClusterSetupError, run
+
+    try:
+        code, lines = run(args)
+    except ClusterSetupError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    for line in lines:
+        print(line)
+    return code
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
@@ -147,6 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run the supervisor in the background and return once /health is green (scripts/start_all.sh)",
     )
+    up.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="cluster mode: session and job workers are Ray actors on the cluster at ADDRESS (head:6379), "
+        "as BRIDGE3D_RAY_ADDRESS does (docs/CLUSTER.md)",
+    )
     up.set_defaults(handler=cmd_up)
 
     stop = commands.add_parser(
@@ -161,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stop.set_defaults(handler=cmd_stop)
 
+    add_cluster_parser(commands)
+
     addon = commands.add_parser("addon", help="GUI add-on packages")
     addon_commands = addon.add_subparsers(dest="addon_command", required=True)
     build = addon_commands.add_parser("build", help="build the installable add-on zip")
@@ -168,6 +192,40 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--output", default="dist", help="folder for the zip (default dist/)")
     build.set_defaults(handler=cmd_addon)
     return parser
+
+
+def add_cluster_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    cluster = commands.add_parser(
+        "cluster",
+        help="cluster mode on Ray: the `ray start` commands, a node's applications, the cluster's workers",
+        description="Run session and job workers on a Ray cluster (docs/CLUSTER.md). Every command bridge3d prints "
+        "or runs uses Ray's token authentication (RAY_AUTH_MODE=token, the token in RAY_AUTH_TOKEN_PATH).",
+    )
+    namespace = os.environ.get("BRIDGE3D_RAY_NAMESPACE") or "bridge3d"
+    address_help = "the cluster (default BRIDGE3D_RAY_ADDRESS, else the one this machine is a node of)"
+    cluster_commands = cluster.add_subparsers(dest="cluster_command", required=True)
+    printed = cluster_commands.add_parser("commands", help="print the ray start commands for a head and its nodes")
+    printed.add_argument("--head", default="HEAD_IP", help="the head's address on the cluster's private network")
+    printed.add_argument("--port", type=int, default=6379, help="the head's Ray port (default 6379)")
+    printed.add_argument("--blender", type=int, default=2, help="Blender workers a Blender node runs (default 2)")
+    printed.add_argument("--freecad", type=int, default=2, help="FreeCAD workers a FreeCAD node runs (default 2)")
+    printed.add_argument("--gpus", type=int, help="also print a Blender node with this many GPUs")
+    printed.add_argument("--token-file", default="~/.bridge3d/ray-token", help="the cluster's token file (mode 0600)")
+    checked = cluster_commands.add_parser(
+        "check", help="can this machine import Blender (bpy) and FreeCAD; with --address: every node of the cluster"
+    )
+    checked.add_argument("--address", help="check every node of this cluster (run on one of its nodes)")
+    shown = cluster_commands.add_parser("status", help="the cluster's nodes and bridge3d's workers on them")
+    shown.add_argument("--address", help=address_help)
+    shown.add_argument("--state-dir", help="the gateway's state directory: adds each worker's role and owner")
+    shown.add_argument("--json", action="store_true", help="print JSON")
+    ended = cluster_commands.add_parser(
+        "stop-workers", help="end every bridge3d worker of the namespace (after a gateway that is gone for good)"
+    )
+    ended.add_argument("--address", help=address_help)
+    for sub in (checked, shown, ended):
+        sub.add_argument("--namespace", default=namespace, help=f"Ray namespace of the workers (default {namespace})")
+    cluster.set_defaults(handler=cmd_cluster)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

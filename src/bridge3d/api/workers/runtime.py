@@ -39,6 +39,13 @@ class Runtime:
         state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         store = Store(StateDir(state_dir).gateway_store)
         provisioner: Provisioner = LocalProvisioner()
+        if settings.ray_address:  # cluster mode: Ray is imported only here, only when configured
+            from .ray_cluster import require_token_auth
+
+            require_token_auth()  # before Ray's import, which reads RAY_AUTH_MODE
+            from .ray import RayProvisioner
+
+            provisioner = RayProvisioner.connect(settings)
         pools = {
             app: WorkerPool(app, getattr(settings, app), provisioner, state_dir, store, CLIENT_CLASSES[app])
             for app in defaults
