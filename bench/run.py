@@ -28,14 +28,15 @@ from typing import TypedDict
 
 import bridge3d
 import figures
+import mcp_tools
 import soak
 from figures import FULL, TINY
 from measure import Row
 from stack import Stack
 
-# figures.py's figures, then, last, the soak (thousands of mixed calls, whose memory figures must not count the
-# other figures' work).
-FIGURES = figures.FIGURES | {"soak": soak.soak}
+# figures.py's figures, then those that load what they measure: MCP (an agent's tool calls) and, last, the soak
+# (thousands of mixed calls, whose memory figures must not count the other figures' work).
+FIGURES = figures.FIGURES | {"mcp": mcp_tools.mcp_vs_rest, "soak": soak.soak}
 
 
 def table(rows: list[Row]) -> str:

@@ -109,3 +109,44 @@ def test_the_import_walk_sees_relative_imports() -> None:
     """The checks above would pass vacuously if relative imports were not resolved."""
     found = {module for module, _ in imports(SRC / "blender" / "registry.py")}
     assert "bridge3d.rpc.dispatcher" in found and "bridge3d.commands" in found
+
+
+# The SDK (`pip install bridge3d`, no extras): the stdlib, its three dependencies and its own modules. Never the
+# gateway (FastAPI, uvicorn) nor the host packages (bpy). Its generator is a development tool that reads the
+# gateway's routes; the SDK never imports it.
+CLIENT_DEPENDENCIES = {"httpx", "pydantic", "websockets"}
+CLIENT_DEVELOPMENT_TOOLS = {"_generate.py"}
+
+
+def test_the_client_imports_only_the_stdlib_and_its_dependencies() -> None:
+    wrong = []
+    for path in modules("client"):
+        if path.name in CLIENT_DEVELOPMENT_TOOLS:
+            continue
+        for module, line in imports(path):
+            top = module.split(".")[0]
+            inner = bridge3d_package(module)
+            allowed = inner in (None, "client") if top == "bridge3d" else top in STDLIB | CLIENT_DEPENDENCIES
+            if not allowed:
+                wrong.append(f"{path.relative_to(SRC)}:{line} imports {module}")
+    assert modules("client"), "the client package has moved"
+    assert not wrong, "\n".join(wrong)
+
+
+# The MCP server (`bridge3d[mcp]`) drives the applications through the SDK like any client: never the host packages,
+# and the gateway only from its /mcp mount (http.py). Its options are stdlib-only: the gateway's settings read them.
+MCP_GATEWAY_MOUNT = "http.py"
+
+
+def test_the_mcp_server_reaches_the_applications_only_through_the_gateway() -> None:
+    wrong = []
+    for path in modules("mcp"):
+        for module, line in imports(path):
+            inner = bridge3d_package(module)
+            gateway = inner == "api" and path.name != MCP_GATEWAY_MOUNT
+            if inner in HOST_PACKAGES or gateway:
+                wrong.append(f"{path.relative_to(SRC)}:{line} imports {module}")
+    assert modules("mcp"), "the mcp package has moved"
+    assert not wrong, "\n".join(wrong)
+    options = [module for module, _ in imports(SRC / "mcp" / "options.py") if module.split(".")[0] not in STDLIB]
+    assert not options, f"mcp/options.py imports {options}"

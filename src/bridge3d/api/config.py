@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bridge3d.mcp.options import McpOptions, SessionPolicy
+
 
 class BackendSettings(BaseModel):
     """How the gateway reaches one host server."""
@@ -151,6 +153,25 @@ class Settings(BaseSettings):
     )
     ray_blender_job_gpus: float = Field(
         0.0, ge=0, description="GPUs each Blender job worker asks Ray for (it then runs on a GPU node); 0: none"
+    )
+    # MCP (docs/MCP.md): the same tools at /mcp (Streamable HTTP) and from `bridge3d mcp` (stdio, which reads the
+    # same variables); the defaults are bridge3d.mcp.options.McpOptions'.
+    mcp_http: bool = Field(True, description="serve MCP over Streamable HTTP at /mcp")
+    mcp_execute: bool = Field(
+        McpOptions.execute, description="offer the execute_code tool (also needs BRIDGE3D_ALLOW_EXECUTE=true)"
+    )
+    mcp_session: SessionPolicy = Field(
+        McpOptions.session,
+        description="connection: each MCP connection works in sessions of its own, ended with it; default: every "
+        "MCP connection shares the default session",
+    )
+    mcp_image_max_side: int = Field(
+        McpOptions.image_max_side, ge=64, le=4096, description="longest side, in pixels, of an image a tool returns"
+    )
+    mcp_tool_timeout: float = Field(
+        McpOptions.tool_timeout,
+        gt=0,
+        description="seconds one MCP tool call may take (a render or conversion is then cancelled)",
     )
     blender: BackendSettings = BackendSettings(port=9876)
     freecad: BackendSettings = BackendSettings(port=9877)

@@ -8,13 +8,14 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bridge3d import __version__
@@ -32,6 +33,9 @@ from .routers import blender, freecad, health, jobs, sessions, viewer
 from .websocket import handler as websocket_handler
 from .websocket.manager import ConnectionManager
 from .workers.runtime import Runtime
+
+if TYPE_CHECKING:
+    from bridge3d.mcp.http import McpEndpoint
 
 logger = logging.getLogger("bridge3d.api")
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -155,7 +159,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.freecad.port,
         )
         try:
-            yield
+            async with AsyncExitStack() as served:
+                if mcp_endpoint is not None:  # the MCP sessions end before the runtime they use
+                    await served.enter_async_context(mcp_endpoint.running())
+                yield
         finally:
             await app.state.websockets.close()
             await runtime.close()
@@ -197,8 +204,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.metrics_router, dependencies=protected)
     app.include_router(websocket_handler.router)  # checks the key and Origin itself, at the handshake
     app.include_router(viewer.build_router(protected))  # /viewer is open like /docs, view.glb is protected
+    mcp_endpoint = mount_mcp(app, settings)
     app.openapi = functools.partial(openapi_with_limits, app, settings)  # type: ignore[method-assign]
     return app
+
+
+def mount_mcp(app: FastAPI, settings: Settings) -> McpEndpoint | None:
+    """MCP over Streamable HTTP at /mcp (docs/MCP.md), guarded like the rest; the MCP SDK loads only when served."""
+    if not settings.mcp_http:
+        return None
+    from bridge3d.mcp.http import PATH, McpEndpoint
+
+    endpoint = McpEndpoint(app, settings)
+    app.router.routes.append(Route(PATH, endpoint=endpoint.asgi_app, include_in_schema=False))
+    return endpoint
 
 
 def openapi_with_limits(app: FastAPI, settings: Settings) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from bridge3d import __version__
 
 SERVER_EXTRA = 'pip install "bridge3d[server]"'
+MCP_EXTRA = 'pip install "bridge3d[mcp]"'
 
 
 def server_missing(command: str, exc: ModuleNotFoundError, what: str = "the gateway", extra: str = SERVER_EXTRA) -> int:
@@ -63,6 +64,15 @@ def cmd_api(args: argparse.Namespace) -> int:
         ws_max_size=max(16 * 1024 * 1024, 2 * settings.ws_max_message_bytes),
     )
     return 0
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    """The MCP server over stdio (stdout is the protocol's: everything else goes to stderr)."""
+    try:
+        from bridge3d.mcp.stdio import main as serve_stdio
+    except ModuleNotFoundError as exc:
+        return server_missing("mcp", exc, "the MCP server", MCP_EXTRA)
+    return serve_stdio()
 
 
 def cmd_host(app: str, argv: Sequence[str]) -> int:
@@ -148,6 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--url", default=default_url, help=f"the gateway (default BRIDGE3D_URL or {default_url})")
     health.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the gateway (default 5)")
     health.set_defaults(handler=cmd_health)
+
+    mcp = commands.add_parser(
+        "mcp",
+        help="serve MCP over stdio for one agent, through a running gateway (docs/MCP.md)",
+        description="An MCP server on stdin/stdout (Claude Desktop, Claude Code) with bridge3d's tools; it talks to "
+        "the gateway at BRIDGE3D_URL with BRIDGE3D_API_KEY, and its sessions end when the client closes stdin. "
+        "BRIDGE3D_MCP_EXECUTE, _SESSION, _IMAGE_MAX_SIDE and _TOOL_TIMEOUT configure it.",
+    )
+    mcp.set_defaults(handler=cmd_mcp)
 
     state_help = "state directory for pid files, logs and workspaces (default BRIDGE3D_STATE_DIR or .state)"
     up = commands.add_parser(
