@@ -7,8 +7,9 @@ Both sides run on one event loop in the same process, over Streamable HTTP to `/
 MCP session) and over plain HTTP to the REST route (httpx, one kept-alive connection), in alternating blocks
 (measure.alternate_blocks), against the real gateway and Blender, in the same session: the MCP connection's own,
 which the REST calls name with X-Bridge3D-Session. Two rows: `measure` (one object) against GET /objects/{name},
-`transform_object` against PATCH /objects/{name}. Target: a tool call adds at most 2 ms at p50. A third row is the
-`tools/list` answer's size in characters of JSON (target: at most 12,000).
+`transform_object` against PATCH /objects/{name}. Target: a tool call adds at most 2 ms at p50. Each of the two
+rows also shows an MCP ping's round trip: the MCP transport alone, with no tool and no gateway call. A third row is
+the `tools/list` answer's size in characters of JSON (target: at most 12,000).
 
 For bench/run.py: ``mcp_vs_rest(stack, sizes)`` is a figure function like those of figures.py (named "mcp").
 """
@@ -19,6 +20,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
@@ -31,6 +33,7 @@ import mcp_types as types
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPDeprecationWarning
 
 from bridge3d.client import Client as Bridge3DClient
 from measure import Row, alternate_blocks, ms, percentile
@@ -93,17 +96,25 @@ async def rest(sides: Sides, method: str, path: str, body: Any = None) -> None:
     response.json()
 
 
-def compared(figure: str, tool_side: list[float], rest_side: list[float]) -> Row:
+def compared(figure: str, tool_side: list[float], rest_side: list[float], pings: list[float]) -> Row:
+    """The tool against REST, and an MCP ping's round trip (the transport alone: no tool, no gateway call)."""
     tool_p50, rest_p50 = ms(percentile(tool_side, 0.5)), ms(percentile(rest_side, 0.5))
     tool_p99, rest_p99 = ms(percentile(tool_side, 0.99)), ms(percentile(rest_side, 0.99))
+    ping_p50 = ms(percentile(pings, 0.5))
     added = tool_p50 - rest_p50
     return Row(
         figure,
         f"tool p50 {tool_p50:.2f} / p99 {tool_p99:.2f} ms, REST p50 {rest_p50:.2f} / p99 {rest_p99:.2f} ms "
-        f"({added:+.2f} ms)",
+        f"({added:+.2f} ms; an MCP ping alone p50 {ping_p50:.2f} ms)",
         f"≤ +{TARGET_MS:g} ms p50",
         added <= TARGET_MS,
-        {"tool_p50_ms": tool_p50, "tool_p99_ms": tool_p99, "rest_p50_ms": rest_p50, "rest_p99_ms": rest_p99},
+        {
+            "tool_p50_ms": tool_p50,
+            "tool_p99_ms": tool_p99,
+            "rest_p50_ms": rest_p50,
+            "rest_p99_ms": rest_p99,
+            "mcp_ping_p50_ms": ping_p50,
+        },
     )
 
 
@@ -125,6 +136,9 @@ def mcp_vs_rest(stack: Stack, sizes: Any) -> list[Row]:
             block(portal, lambda: rest(sides, "PATCH", path, {"location": [1, 2, 3]})),
             calls,
         )
+        with warnings.catch_warnings():  # ping is legacy-only from protocol 2026-07-28; this session uses 2025-11-25
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            pings = block(portal, sides.mcp.send_ping)(calls)
     size = Row(
         "MCP tools/list size",
         f"{len(wire):,} characters of JSON, {len(listed.tools)} tools",
@@ -133,8 +147,8 @@ def mcp_vs_rest(stack: Stack, sizes: Any) -> list[Row]:
         {"characters": len(wire), "tools": len(listed.tools)},
     )
     return [
-        compared("MCP tool vs REST: measure / GET object", *reads),
-        compared("MCP tool vs REST: transform_object / PATCH object", *moves),
+        compared("MCP tool vs REST: measure / GET object", *reads, pings),
+        compared("MCP tool vs REST: transform_object / PATCH object", *moves, pings),
         size,
     ]
 

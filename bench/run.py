@@ -1,6 +1,6 @@
 """The benchmark suite: every figure of the gateway against its target, side by side in one run.
 
-    .venv/bin/python bench/run.py                 # the full sizes (about 75 s on a quiet machine)
+    .venv/bin/python bench/run.py                 # the full sizes (about 7 minutes)
     .venv/bin/python bench/run.py --tiny          # seconds; what the test suite runs
     .venv/bin/python bench/run.py --only overhead --only render --json out.json
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import gc
 import logging
 import time
 import uuid
@@ -162,6 +163,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             async with AsyncExitStack() as served:
                 if mcp_endpoint is not None:  # the MCP sessions end before the runtime they use
                     await served.enter_async_context(mcp_endpoint.running())
+                # Everything loaded so far (FastAPI, pydantic, the MCP SDK: tens of MB of objects) lives as long as
+                # the gateway: out of the collector's reach, a full collection no longer walks it on a request.
+                gc.freeze()
                 yield
         finally:
             await app.state.websockets.close()
