@@ -51,6 +51,10 @@ def test_wrong_method_is_a_405_envelope(api: httpx.Client) -> None:
     assert response.headers["allow"] == "POST"
     # A path served by several routes names every method they serve.
     assert api.put("/api/v1/blender/objects/Cube").headers["allow"] == "DELETE, GET, PATCH"
+    # A path that is a route of its own is that resource, though DELETE /materials/{name} would take it too.
+    assert api.options("/api/v1/blender/materials/apply").headers["allow"] == "POST"
+    assert api.options("/api/v1/freecad/documents/save").headers["allow"] == "POST"
+    assert api.options("/api/v1/blender/materials/Brass").headers["allow"] == "DELETE"
 
 
 def test_validation_error_names_the_field_and_reason(api: httpx.Client) -> None:

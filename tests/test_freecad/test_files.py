@@ -106,6 +106,25 @@ def test_stl_export_is_watertight_within_one_percent(doc: Doc, tmp_path: Path) -
         assert body.volume == pytest.approx(volume, rel=0.01)
 
 
+def test_an_export_that_passes_the_triangle_budget_stops_with_a_conflict(doc: Doc) -> None:
+    doc.create("box")
+    sphere = doc.create("sphere", radius=5)
+    error = None
+    # The budget is lowered inside the host for this test: a real one takes tens of seconds of tessellation to reach.
+    doc.call("code.execute", {"code": "import bridge3d.freecad.files as f\nf.MAX_EXPORT_TRIANGLES = 1000"})
+    try:
+        with pytest.raises(Conflict) as caught:
+            doc.call("file.export", {"format": "STL", "output": "too-fine.stl"})
+        error = caught.value
+    finally:
+        doc.call("code.execute", {"code": "import bridge3d.freecad.files as f\nf.MAX_EXPORT_TRIANGLES = 1_000_000"})
+    assert error.data["reason"] == "too many triangles" and error.data["limit"] == 1000
+    assert error.data["object"] == sphere["name"]  # the box's 12 triangles fit; the sphere's do not
+    assert "too-fine.stl" not in [listed["name"] for listed in doc.client.call("file.list")["files"]]
+    with pytest.raises(InvalidParams):  # finer than 3 degrees: minutes of tessellation for one torus
+        doc.call("file.export", {"format": "STL", "angular_tolerance": 2.0})
+
+
 def test_obj_export_loads_with_trimesh(doc: Doc, tmp_path: Path) -> None:
     part = cut_part(doc)
     exported = doc.call("file.export", {"format": "obj", "objects": [part["name"]]})

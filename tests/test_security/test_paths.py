@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets
 import struct
 import tempfile
@@ -25,7 +26,7 @@ import pytest
 from backends import Backend
 from bridge3d.rpc import RpcClient, RpcError
 from bridge3d.rpc.errors import INVALID_PARAMS, InvalidParams, NotFound
-from bridge3d.rpc.workspace import check_file_name
+from bridge3d.rpc.workspace import FILE_NAME_PATTERN, check_file_name
 from envelope import error, field_names, ok
 from gateway import Gateway, start_gateway
 
@@ -466,3 +467,10 @@ def test_zz_nothing_was_written_or_read_outside_the_workspaces(
     assert sorted(stray) == sorted(str(canary) for canary in arena.canaries.values()), stray
     for folder in (Path(tempfile.gettempdir()), Path.cwd(), Path.cwd().parent, Path("/")):
         assert names_containing(folder, MARKER, recursive=False) == [], folder
+
+
+def test_braces_are_not_in_a_file_name_since_blender_5_reads_them_as_a_template() -> None:
+    # An output path with {...} fails inside Blender 5 ("Invalid or incomplete template expression"): refused up front.
+    assert name_rule_reason("shot-{frame}.png") is not None and name_rule_reason("a}.obj") is not None
+    assert name_rule_reason("shot-[1] (v2) #3.png") is None
+    assert re.fullmatch(FILE_NAME_PATTERN, "shot-[1] (v2) #3.png") and not re.fullmatch(FILE_NAME_PATTERN, "{a}.png")

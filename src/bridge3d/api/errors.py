@@ -235,8 +235,13 @@ HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route of the app serves at this request's path (asked of the routes themselves, so routes
-    of included routers count too)."""
+    """The methods of the resource at this request's path. A path the OpenAPI document names as it is (a route
+    without parameters, ``/materials/apply``) has the methods the document gives it, though a route with a parameter
+    (``DELETE /materials/{name}``) would take the path too; any other path, every method some route serves there
+    (asked of the routes themselves, so routes of included routers count too)."""
+    documented = request.app.openapi().get("paths", {}).get(request.scope["path"])
+    if documented:
+        return [method for method in HTTP_METHODS if method.lower() in documented]
     return [
         method
         for method in HTTP_METHODS

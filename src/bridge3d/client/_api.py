@@ -1603,7 +1603,7 @@ class FreeCAD(SyncApp):
             document: document name (internal name or label); the active one when omitted; 1-63 characters
             tolerance: STL/OBJ chord height in mm (default 1/1000 of each shape's size; at least 1/10,000 of it);
                 0.001..1,000,000
-            angular_tolerance: STL/OBJ facet angle, degrees; 1..90
+            angular_tolerance: STL/OBJ facet angle, degrees; 3..90
 
         ``POST /api/v1/freecad/export`` -> FileInfo
         """
@@ -3525,7 +3525,7 @@ class AsyncFreeCAD(AsyncApp):
             document: document name (internal name or label); the active one when omitted; 1-63 characters
             tolerance: STL/OBJ chord height in mm (default 1/1000 of each shape's size; at least 1/10,000 of it);
                 0.001..1,000,000
-            angular_tolerance: STL/OBJ facet angle, degrees; 1..90
+            angular_tolerance: STL/OBJ facet angle, degrees; 3..90
 
         ``POST /api/v1/freecad/export`` -> FileInfo
         """

@@ -181,7 +181,9 @@ FILE_EXPORT = Command(
             None,
             "STL/OBJ chord height in mm (default 1/1000 of each shape's size; at least 1/10,000 of it)",
         ),
-        Param("angular_tolerance", Number(minimum=1.0, maximum=90.0), 5.0, "STL/OBJ facet angle, degrees"),
+        # At least 3 degrees: FreeCAD's mesher slows down much faster than the facets grow (a torus: 3 s at 3, 24 s
+        # at 2, minutes at 1 on a 2-core machine), and one export must not hold the host for minutes.
+        Param("angular_tolerance", Number(minimum=3.0, maximum=90.0), 5.0, "STL/OBJ facet angle, degrees"),
     ),
     r.FILE,
 )

@@ -22,6 +22,9 @@ RELATIVE_LINEAR_DEFLECTION = 1e-3
 # A finer chord height than this share of a shape's size multiplies the triangles (about size / tolerance for a
 # curved face) past what FreeCAD tessellates in seconds; such a tolerance is refused for that shape.
 FINEST_RELATIVE_DEFLECTION = 1e-4
+# Triangles one STL/OBJ export may hold: each shape is tessellated in turn, and an export that passes this stops
+# with a CONFLICT instead of holding the host for as long as a document of many curved solids would take.
+MAX_EXPORT_TRIANGLES = 1_000_000
 
 
 def _has_solid(obj: Any) -> bool:
@@ -75,6 +78,12 @@ def _mesh_of(objects: list[Any], tolerance: float | None, angular_deg: float) ->
                 Shape=shape, LinearDeflection=linear, AngularDeflection=math.radians(angular_deg), Relative=False
             )
         )
+        if merged.CountFacets > MAX_EXPORT_TRIANGLES:
+            raise Conflict(
+                f"the export passed {MAX_EXPORT_TRIANGLES:,} triangles at {obj.Name!r}: export fewer objects, or "
+                "raise tolerance or angular_tolerance",
+                {"reason": "too many triangles", "limit": MAX_EXPORT_TRIANGLES, "object": obj.Name},
+            )
     return merged
 
 

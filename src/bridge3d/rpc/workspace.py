@@ -90,9 +90,15 @@ def _size(size: int) -> str:
 # that means nothing to a file system or a URL decoder. Nothing here is a separator, a look-alike of one ('∕',
 # '／'), a control, format or invisible character, or normalises to any of those. Every character is in the BMP,
 # so 80 of them stay under the 255-byte limit of a file name in UTF-8.
+# No '{' or '}': Blender 5 reads them in an output path as a path template ("{frame}"), so a render or an export
+# to such a name fails inside Blender.
+FILE_PUNCTUATION = "_-+=,;!@#$&'()[]~^?"
+# Escaped only where a character class needs it, so the pattern reads the same in Python and in ECMAScript (OpenAPI).
+_PUNCTUATION_IN_CLASS = "".join("\\" + ch if ch in "-[]^\\" else ch for ch in FILE_PUNCTUATION)
 _FILE_CHARACTERS = (
-    r"A-Za-z0-9_\-+=,;!@#$&'()\[\]{}~^?"
-    r"\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u024F\u0370-\u03FF\u0400-\u04FF\u0590-\u05FF"
+    "A-Za-z0-9"
+    + _PUNCTUATION_IN_CLASS
+    + r"\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u024F\u0370-\u03FF\u0400-\u04FF\u0590-\u05FF"
     r"\u0606-\u061B\u061D-\u06DC\u06DE-\u06FF\u0E00-\u0E7F\u1E00-\u1EFF"
     r"\u3040-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7A3"
 )
@@ -117,7 +123,7 @@ def check_file_name(name: Any, field: str = "name") -> str:
         raise InvalidParams.for_field(
             field,
             "may hold letters, digits, spaces (not at either end), single dots between words and the "
-            "characters _-+=,;!@#$&'()[]{}~^? only",
+            f"characters {FILE_PUNCTUATION} only",
         )
     return name
 
