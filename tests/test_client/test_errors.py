@@ -191,9 +191,9 @@ def test_every_code_the_gateway_answers_with_has_its_family() -> None:
     from bridge3d.api import errors as gateway_errors
 
     raised = {
-        value.code
+        code
         for value in vars(gateway_errors).values()
-        if isinstance(value, type) and isinstance(getattr(value, "code", None), str)
+        if isinstance(value, type) and isinstance(code := getattr(value, "code", None), str)
     }
     mapped = {code for _, code in gateway_errors.CommandExecutionError.STATUS_BY_RPC_CODE.values()}
     known = {code for family in FAMILIES for code in family.codes}

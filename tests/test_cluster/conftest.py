@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,11 +15,11 @@ import pytest
 from backends import Backend
 from envelope import ok
 from gateway import Gateway, start_gateway
+from polling import PATIENCE
 
 from .raycluster import LocalRayCluster, RayNode
 
 SESSION = "X-Bridge3D-Session"
-PATIENCE = 180.0  # seconds for anything that waits on real work on a loaded 2-core machine
 SLOTS = 3  # workers each application's node runs: sessions, a job worker, and one to spare
 
 
@@ -71,26 +70,6 @@ def node_id(node: RayNode) -> str:
     started = node.started_workers()
     assert started, f"no worker ran on node {node.name} yet"
     return str(started[0]["node_id"])
-
-
-def wait_until(condition: Any, what: str, timeout: float = PATIENCE, every: float = 0.1) -> Any:
-    """Poll ``condition()`` until it returns something truthy; that value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(every)
-
-
-def wait_job(api: httpx.Client, job_id: str) -> dict[str, Any]:
-    def finished() -> dict[str, Any] | None:
-        job: dict[str, Any] = ok(api.get(f"/api/v1/jobs/{job_id}"))
-        return job if job["state"] in ("succeeded", "failed", "cancelled") else None
-
-    result: dict[str, Any] = wait_until(finished, f"job {job_id} to finish")
-    return result
 
 
 def worker_of(api: httpx.Client, app: str, owner: str) -> dict[str, Any] | None:

@@ -16,19 +16,10 @@ from PIL import Image
 from envelope import ok
 from gateway import Gateway, start_gateway
 from meshes import load_mesh
+from polling import wait_job, wait_until
 from wsclient import open_socket, receive_until, send
 
-from .conftest import (
-    PATIENCE,
-    bridge3d,
-    cluster_status,
-    in_session,
-    new_session,
-    node_id,
-    wait_job,
-    wait_until,
-    worker_of,
-)
+from .conftest import PATIENCE, bridge3d, cluster_status, in_session, new_session, node_id, worker_of
 from .raycluster import LocalRayCluster
 
 BLENDER = "/api/v1/blender"

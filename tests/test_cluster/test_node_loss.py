@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 
 from envelope import error, ok
+from polling import wait_job, wait_until
 
-from .conftest import SLOTS, in_session, new_session, node_id, wait_job, wait_until, worker_of
+from .conftest import SLOTS, in_session, new_session, node_id, worker_of
 from .raycluster import LocalRayCluster
 
 BLENDER = "/api/v1/blender"

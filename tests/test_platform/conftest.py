@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,10 +12,10 @@ import pytest
 from backends import Backend
 from envelope import ok
 from gateway import Gateway, start_gateway
+from polling import PATIENCE
 
 SESSION = "X-Bridge3D-Session"
 WARM = {"BRIDGE3D_BLENDER__WARM_SPARES": "1", "BRIDGE3D_FREECAD__WARM_SPARES": "1"}
-PATIENCE = 180.0  # seconds for anything that waits on real work on a loaded 2-core machine
 
 
 @pytest.fixture(scope="module")
@@ -46,28 +45,6 @@ def end_session(api: httpx.Client, app: str, session: str, **headers: str) -> No
 
 def in_session(session: str) -> dict[str, str]:
     return {SESSION: session}
-
-
-def wait_until(condition: Any, what: str, timeout: float = PATIENCE, every: float = 0.1) -> Any:
-    """Poll ``condition()`` until it returns something truthy; that value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(every)
-
-
-def wait_job(api: httpx.Client, job_id: str, timeout: float = PATIENCE) -> dict[str, Any]:
-    """The job once it finished."""
-
-    def finished() -> dict[str, Any] | None:
-        job: dict[str, Any] = ok(api.get(f"/api/v1/jobs/{job_id}"))
-        return job if job["state"] in ("succeeded", "failed", "cancelled") else None
-
-    result: dict[str, Any] = wait_until(finished, f"job {job_id} to finish", timeout)
-    return result
 
 
 def workers(api: httpx.Client, app: str) -> list[dict[str, Any]]:

@@ -22,8 +22,9 @@ import pytest
 from backends import Backend, start_backend, stop_process
 from envelope import error, ok
 from gateway import Gateway, start_gateway
+from polling import wait_until
 
-from .conftest import PATIENCE, SESSION, end_session, new_session, state_dir, wait_until
+from .conftest import PATIENCE, SESSION, end_session, new_session, state_dir
 
 KILLS = 50
 SEED = int(os.environ.get("BRIDGE3D_DURABILITY_SEED", "20261130"))

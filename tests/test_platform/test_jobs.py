@@ -19,9 +19,10 @@ from backends import Backend
 from envelope import error, ok
 from gateway import Gateway, start_gateway
 from meshes import load_mesh
+from polling import wait_job, wait_until
 from wsclient import open_socket, receive_until, send
 
-from .conftest import PATIENCE, end_session, in_session, new_session, wait_job, wait_until, worker_of
+from .conftest import PATIENCE, end_session, in_session, new_session, worker_of
 
 BLENDER = "/api/v1/blender"
 FREECAD = "/api/v1/freecad"

@@ -7,8 +7,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from envelope import error, ok
 from gateway import Gateway
+from polling import wait_job
 
-from .conftest import end_session, in_session, new_session, wait_job
+from .conftest import end_session, in_session, new_session
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

@@ -15,9 +15,10 @@ from websockets.sync.client import connect
 from backends import Backend
 from envelope import error, ok
 from gateway import Gateway, start_gateway
+from polling import wait_until
 from wsclient import open_socket, receive_until, send
 
-from .conftest import PATIENCE, SESSION, end_session, in_session, new_session, wait_until, worker_of
+from .conftest import PATIENCE, SESSION, end_session, in_session, new_session, worker_of
 
 BLENDER = "/api/v1/blender"
 FREECAD = "/api/v1/freecad"
