@@ -22,7 +22,7 @@ from schemathesis.checks import CHECKS, load_all_checks, not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
-from backends import Backend
+from backends import Backend, start_backend
 from gateway import Gateway, start_gateway
 
 # Small limits keep generated renders and uploads cheap; code execution is off so random code never runs.
@@ -97,9 +97,18 @@ def fuzz_config() -> SchemathesisConfig:
 def fuzz_gateway(
     tmp_path_factory: pytest.TempPathFactory, blender_backend: Backend, freecad_backend: Backend
 ) -> Iterator[Gateway]:
-    server = start_gateway(tmp_path_factory.mktemp("fuzz"), blender_backend, freecad_backend, extra_env=FUZZ_ENV)
-    yield server
-    server.stop()
+    """A gateway in front of host servers of the fuzzer's own: a generated request that wedges an application fails
+    this test (no_server_error), and only this one, not every later test that shares the session's backends (which
+    are requested for the suite's rule about a missing application)."""
+    folder = tmp_path_factory.mktemp("fuzz")
+    blender, freecad = start_backend("blender", folder), start_backend("freecad", folder)
+    try:
+        server = start_gateway(folder, blender, freecad, extra_env=FUZZ_ENV)
+        yield server
+        server.stop()
+    finally:
+        blender.stop()
+        freecad.stop()
 
 
 def without_session_parameters(document: dict[str, Any]) -> dict[str, Any]:
