@@ -45,7 +45,7 @@ FUZZ_ENV = {
     "BRIDGE3D_FREECAD__JOB_WORKERS": "0",
 }
 ALSO_422 = {
-    "/api/v1/freecad/primitives/cone": "radius2 must differ from radius1 (FreeCAD cannot build equal radii)",
+    "/api/v1/freecad/primitives/cone": "radius2 must differ from radius1, height at most 100 times the larger radius",
     "/api/v1/freecad/primitives/torus": "radius2 at most radius1 (a wider tube passes the centre)",
     "/api/v1/freecad/boolean/union": "object2 must differ from object1",
     "/api/v1/freecad/boolean/subtract": "object2 must differ from object1",

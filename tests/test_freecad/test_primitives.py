@@ -144,3 +144,12 @@ def test_unknown_document_is_not_found(fc: RpcClient) -> None:
             fc.call(method, params)
         assert (missing.value.data["field"], missing.value.data["document"]) == (field, "NoSuchDocument")
     assert fc.call("rpc.ping")["pong"] is True
+
+
+def test_a_cone_slenderer_than_the_mesher_can_take_is_refused(doc: Doc) -> None:
+    # FreeCAD's mesher makes about 1,700 triangles per unit of height / radius and does not come back from 1e6.
+    with pytest.raises(InvalidParams) as refused:
+        doc.create("cone", radius1=1.0, radius2=0.0, height=101.0)
+    assert refused.value.data["field"] == "height" and "100 times" in refused.value.data["reason"]
+    slender = doc.create("cone", radius1=0.0, radius2=1.0, height=100.0)  # the larger radius counts, top or base
+    assert slender["volume"] == pytest.approx(math.pi * 1.0**2 * 100.0 / 3, rel=1e-6)

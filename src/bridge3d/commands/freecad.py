@@ -8,6 +8,7 @@ from . import results as r
 from .schema import (
     REQUIRED,
     AtMost,
+    AtMostTimes,
     Boolean,
     Choice,
     Command,
@@ -27,6 +28,7 @@ from .schema import (
 # (1e-7 mm), so absurd sizes only produce broken shapes, and it refuses a dimension below its tolerance.
 MAX_LENGTH_MM = 1.0e6
 MIN_LENGTH_MM = 1.0e-6
+MAX_CONE_SLENDERNESS = 100.0  # a cone's height over its larger radius
 MAX_COORDINATE = 1.0e9
 MAX_LIST_LIMIT = 10_000
 MAX_CODE_CHARS = 1_000_000
@@ -92,6 +94,15 @@ PRIMITIVE_CREATE = Command(
         rules={
             "cone": (
                 Different("radius2 must differ from radius1 (equal radii make a cylinder)", "radius1", "radius2"),
+                # FreeCAD's mesher (exports, the viewer, look) makes about 1,700 triangles per unit of this ratio:
+                # 3 s at 100, and it does not come back from a cone of 1 mm by 1 km.
+                AtMostTimes(
+                    f"height must be at most {MAX_CONE_SLENDERNESS:g} times the larger radius (a slenderer cone "
+                    "takes FreeCAD minutes to tessellate)",
+                    "height",
+                    ("radius1", "radius2"),
+                    MAX_CONE_SLENDERNESS,
+                ),
             ),
             "torus": (
                 AtMost("radius2 must be at most radius1 (the tube would pass the centre)", "radius2", "radius1"),

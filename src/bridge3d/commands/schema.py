@@ -470,6 +470,20 @@ class AtMost(Rule):
             raise refuse(name(self.smaller), f"must be at most {name(self.larger)}")
 
 
+@dataclass(frozen=True)
+class AtMostTimes(Rule):
+    """``length`` <= ``factor`` times the largest of ``widths``."""
+
+    length: str = ""
+    widths: tuple[str, ...] = ()
+    factor: float = 1.0
+
+    def check(self, values: Mapping[str, Any], name: Callable[[str], str]) -> None:
+        if values[self.length] > self.factor * max(values[width] for width in self.widths):
+            widths = " and ".join(name(width) for width in self.widths)
+            raise refuse(name(self.length), f"must be at most {self.factor:g} times the larger of {widths}")
+
+
 # -------------------------------------------------------------------------------------------------- results
 @dataclass(frozen=True)
 class Field:
