@@ -73,7 +73,7 @@ SESSION_PARAMETERS = {("header", "X-Bridge3D-Session"), ("query", "session")}
 # A file part is bytes whatever the generator meant them to be, and any bytes are a file to store.
 UPLOADS_ANY_BYTES = ("/api/v1/blender/files", "/api/v1/freecad/files")
 ACCEPTED = ["2xx", "401", "403", "404", "409"]
-EXAMPLES = 25
+EXAMPLES = 15  # generated requests per operation and generation mode
 
 
 def fuzz_config() -> SchemathesisConfig:

@@ -124,6 +124,8 @@ class FileCommands:
         path = self.workspace.output_path(output, "export", "" if has_extension else extensions[0], "output")
         chosen = [find_object(n, "objects") for n in names] if names is not None else list(scene().objects)
         io = compat.exporter(fmt, self.version)
+        if not chosen and io is not None:  # Blender 5's OBJ exporter writes no file at all, 4.x an empty one
+            raise Conflict(f"nothing to export to {fmt}: the scene has no objects", {"reason": "empty scene"})
         if io is None:  # BLEND
             bpy.data.libraries.write(str(path), set(chosen), fake_user=True)
         else:
@@ -135,8 +137,6 @@ class FileCommands:
                     _run(operator, **kwargs)
             else:
                 _run(operator, **kwargs)
-        if not path.is_file() and not chosen:  # some exporters (OBJ, STL) write no file for an empty scene
-            raise Conflict(f"nothing to export to {fmt}: the scene has no objects", {"reason": "empty scene"})
         if not path.is_file():
             raise InternalError(f"the {fmt} exporter did not write {path.name}")
         companion = path.with_suffix(".bin")
