@@ -16,15 +16,13 @@ For bench/run.py: ``mcp_vs_rest(stack, sizes)`` is a figure function like those 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -37,7 +35,7 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 
 from bridge3d.client import Client as Bridge3DClient
 from measure import Row, alternate_blocks, ms, percentile
-from stack import Stack
+from stack import Stack, run_alone
 
 PROBE = "McpBenchProbe"
 LABEL = "bench-mcp"
@@ -154,25 +152,7 @@ def mcp_vs_rest(stack: Stack, sizes: Any) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--calls", type=int, default=1000, help="calls a side (default 1000)")
-    parser.add_argument("--tiny", action="store_true", help="40 calls a side: checks it runs, in seconds")
-    parser.add_argument("--json", type=Path, help="also write the rows to this file")
-    args = parser.parse_args(argv)
-
-    class Sizes:
-        calls = 40 if args.tiny else args.calls
-
-    stack = Stack()
-    try:
-        rows = mcp_vs_rest(stack, Sizes())
-    finally:
-        stack.close()
-    for measured in rows:
-        print(f"{measured.figure} | {measured.value} | {measured.target} | {'yes' if measured.met else 'NO'}")
-    if args.json:
-        args.json.write_text(json.dumps([asdict(measured) for measured in rows], indent=2))
-    return 0
+    return run_alone(mcp_vs_rest, __doc__, 1000, argv)
 
 
 if __name__ == "__main__":

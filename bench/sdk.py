@@ -15,19 +15,16 @@ For bench/run.py: ``sdk_vs_httpx(stack, sizes)`` is a figure function like those
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bridge3d.client import Client
 from measure import Row, ms, percentile, side_by_side
-from stack import Stack
+from stack import Stack, run_alone
 
 PROBE = "SdkBenchProbe"
 TARGET_MS = 0.2
@@ -131,25 +128,7 @@ def in_process(calls: int) -> Row:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--calls", type=int, default=2000, help="calls a side (default 2000)")
-    parser.add_argument("--tiny", action="store_true", help="40 calls a side: checks it runs, in seconds")
-    parser.add_argument("--json", type=Path, help="also write the rows to this file")
-    args = parser.parse_args(argv)
-
-    class Sizes:
-        calls = 40 if args.tiny else args.calls
-
-    stack = Stack()
-    try:
-        rows = sdk_vs_httpx(stack, Sizes())
-    finally:
-        stack.close()
-    for measured in rows:
-        print(f"{measured.figure} | {measured.value} | {measured.target} | {'yes' if measured.met else 'NO'}")
-    if args.json:
-        args.json.write_text(json.dumps([asdict(measured) for measured in rows], indent=2))
-    return 0
+    return run_alone(sdk_vs_httpx, __doc__, 2000, argv)
 
 
 if __name__ == "__main__":

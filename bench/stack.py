@@ -8,13 +8,17 @@ use, so ``bench/run.py --only render`` does not pay for FreeCAD.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import dataclasses
 import http.client
 import json
 import subprocess
 import sys
 import tempfile
 import time
+import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from backends import Backend, free_port, start_backend, stop_process  # noqa: E402
 from bridge3d.rpc import RpcClient, RpcConnectionError  # noqa: E402
 from gateway import Gateway, start_gateway  # noqa: E402
+from measure import Row  # noqa: E402
 
 # The gateway runs as `bridge3d api` runs it: uvicorn's access log off (the gateway logs each request itself).
 GATEWAY_ENV = {"UVICORN_ACCESS_LOG": "false"}
@@ -156,3 +161,26 @@ def wait_for_ping(port: int, timeout: float = 30.0) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def run_alone(
+    figure: Callable[[Stack, Any], list[Row]], description: str | None, default_calls: int, argv: list[str] | None
+) -> int:
+    """A figure of bench/run.py as a script of its own: ``--calls`` a side (``--tiny``: 40), the rows printed as
+    the table's lines and, with ``--json``, written to a file."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=default_calls, help=f"calls a side (default {default_calls})")
+    parser.add_argument("--tiny", action="store_true", help="40 calls a side: checks it runs, in seconds")
+    parser.add_argument("--json", type=Path, help="also write the rows to this file")
+    args = parser.parse_args(argv)
+    sizes = types.SimpleNamespace(calls=40 if args.tiny else args.calls)
+    stack = Stack()
+    try:
+        rows = figure(stack, sizes)
+    finally:
+        stack.close()
+    for measured in rows:
+        print(f"{measured.figure} | {measured.value} | {measured.target} | {'yes' if measured.met else 'NO'}")
+    if args.json:
+        args.json.write_text(json.dumps([dataclasses.asdict(measured) for measured in rows], indent=2))
+    return 0
