@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from bridge3d.commands import command
 from bridge3d.commands.schema import (
     HEX_COLOR_PATTERN,
     MAX_NAME_CHARS,
@@ -224,6 +225,13 @@ def json_type(schema: JsonSchema) -> str | None:
 
 def app_property(default: str = "blender", apps: Sequence[str] = APPS) -> JsonSchema:
     return {"type": "string", "enum": list(apps), "default": default}
+
+
+def either_app_schema(method: str, required_names: Sequence[str] = ()) -> JsonSchema:
+    """The input schema of a tool that runs ``method`` in either application: ``app`` and the union of both
+    commands' parameters."""
+    sources = [(app, properties(command(app, method))) for app in APPS]
+    return object_schema({"app": app_property(), **merge(sources)}, required_names)
 
 
 def object_schema(props: Mapping[str, JsonSchema], required_names: Sequence[str] = ()) -> JsonSchema:

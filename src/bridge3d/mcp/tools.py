@@ -31,7 +31,7 @@ from bridge3d.rpc.errors import InvalidParams
 from . import schemas
 from .images import InlineImage, inline_image
 from .options import McpOptions
-from .schemas import app_property, merge, object_schema, properties, property_schema
+from .schemas import app_property, either_app_schema, merge, object_schema, properties, property_schema
 from .sessions import SessionScope
 
 logger = logging.getLogger("bridge3d.mcp")
@@ -346,11 +346,10 @@ async def create_object(call: Call, args: Args) -> Reply:
 
 
 def transform_tool() -> Tool:
-    sources = [(app, properties(command(app, "object.transform"))) for app in schemas.APPS]
     return Tool(
         "transform_object",
         "Move, rotate or scale an object.",
-        object_schema({"app": app_property(), **merge(sources)}, ["name"]),
+        either_app_schema("object.transform", ["name"]),
         transform_object,
     )
 
@@ -365,11 +364,10 @@ async def transform_object(call: Call, args: Args) -> Reply:
 
 
 def delete_tool() -> Tool:
-    sources = [(app, properties(command(app, "object.delete"))) for app in schemas.APPS]
     return Tool(
         "delete_object",
         "Delete an object.",
-        object_schema({"app": app_property(), **merge(sources)}, ["name"]),
+        either_app_schema("object.delete", ["name"]),
         delete_object,
     )
 
@@ -561,11 +559,10 @@ async def measure(call: Call, args: Args) -> Reply:
 
 # ------------------------------------------------------------------------------------------------------ files
 def export_tool() -> Tool:
-    sources = [(app, properties(command(app, "file.export"))) for app in schemas.APPS]
     return Tool(
         "export_file",
         "Export objects to a workspace file; returns its link.",
-        object_schema({"app": app_property(), **merge(sources)}),
+        either_app_schema("file.export"),
         export_file,
     )
 
